@@ -1,0 +1,1 @@
+"""critnotes: helper package of the criticality-in-learning book."""

@@ -1,0 +1,68 @@
+"""Profiles (``ci`` / ``quick`` / ``paper``) and validated chapter configs.
+
+Every chapter defines a frozen dataclass of its settings and one preset per profile::
+
+    PROFILES = {"ci": UpdatesConfig(steps=200), "quick": UpdatesConfig(...), "paper": UpdatesConfig(...)}
+    cfg = chapter_config(PROFILES, profile=None, lr=0.1)   # profile from CRITNOTES_PROFILE, one override
+
+A misspelled profile or setting raises a :class:`ConfigError` that lists the valid choices,
+instead of being silently ignored (STYLE.md, convention 4).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Mapping, TypeVar
+
+PROFILE_NAMES = ("ci", "quick", "paper")
+DEFAULT_PROFILE = "quick"
+PROFILE_ENV = "CRITNOTES_PROFILE"
+
+PROFILE_HELP = {
+    "ci": "seconds per notebook; used by nbmake in the tests (numbers are not meaningful)",
+    "quick": "default; the whole book on a 2-core laptop CPU in well under an hour",
+    "paper": "the papers' settings (hours on CPU; use CUDA where available)",
+}
+
+C = TypeVar("C")
+
+
+class ConfigError(ValueError):
+    """A profile name or a config setting that does not exist."""
+
+
+def get_profile(profile: str | None = None) -> str:
+    """The active profile: ``profile`` if given, else ``$CRITNOTES_PROFILE``, else ``quick``."""
+    name = profile if profile is not None else os.environ.get(PROFILE_ENV, DEFAULT_PROFILE)
+    name = name.strip().lower()
+    if name not in PROFILE_NAMES:
+        choices = ", ".join(f"'{p}' ({PROFILE_HELP[p]})" for p in PROFILE_NAMES)
+        src = "argument" if profile is not None else f"${PROFILE_ENV}"
+        raise ConfigError(f"unknown profile {name!r} (from {src}); choose one of: {choices}")
+    return name
+
+
+def replace_checked(cfg: C, **overrides) -> C:
+    """``dataclasses.replace`` that names the unknown field and lists the valid ones."""
+    fields = {f.name for f in dataclasses.fields(cfg)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ConfigError(
+            f"{type(cfg).__name__} has no setting {', '.join(map(repr, unknown))}; "
+            f"valid settings: {', '.join(sorted(fields))}"
+        )
+    return dataclasses.replace(cfg, **overrides)
+
+
+def chapter_config(presets: Mapping[str, C], profile: str | None = None, **overrides) -> C:
+    """The preset of the active profile with ``overrides`` applied (both validated)."""
+    name = get_profile(profile)
+    missing = [p for p in PROFILE_NAMES if p not in presets]
+    if missing:
+        raise ConfigError(f"presets lack profile(s) {missing}")
+    return replace_checked(presets[name], **overrides)
+
+
+def as_dict(cfg) -> dict:
+    """A JSON-friendly dict of a (possibly nested) config dataclass."""
+    return dataclasses.asdict(cfg)

@@ -1,0 +1,142 @@
+"""Checkpoint probes shared by the chapters on paper 003 (connectivity, concentration, flux,
+heavy-tailed connectivity, CCG): neuron activity on a fixed probe set, per-sample losses over the
+whole training set, and weight snapshots — each recorded after ``t`` updates for ``t`` in a schedule.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from .train import Probe, Run, per_sample_losses
+
+
+def probe_indices(labels: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` training-sample indices, balanced over classes and sorted by class (fixed by ``seed``)."""
+    g = torch.Generator().manual_seed(seed)
+    y = labels.cpu()
+    classes = torch.unique(y)
+    per = int(np.ceil(n / len(classes)))
+    idx = []
+    for c in classes:
+        members = (y == c).nonzero().flatten()
+        idx.append(members[torch.randperm(len(members), generator=g)[:per]])
+    return torch.cat(idx)[:n]
+
+
+@dataclasses.dataclass
+class ActivityRecord:
+    steps: np.ndarray             # (n_ckpt,) update counts at which activity was recorded
+    index: np.ndarray             # (n_probe,) training-set indices of the probe samples (sorted by class)
+    labels: np.ndarray            # (n_probe,)
+    activity: np.ndarray          # (n_ckpt, n_probe, M) float32: every neuron (hidden layers, then outputs)
+    layer_sizes: list[int]        # neurons per layer, summing to M
+
+    @property
+    def n_neurons(self) -> int:
+        return self.activity.shape[2]
+
+    def at(self, t: int) -> np.ndarray:
+        """Activity ``(n_probe, M)`` at the recorded step nearest to ``t``."""
+        return self.activity[int(np.argmin(np.abs(self.steps - t)))]
+
+
+@dataclasses.dataclass(frozen=True)
+class ActivityProbe(Probe):
+    """Activity of every neuron of an :class:`~critnotes.models.MLP` (post-activation hidden units and
+    output logits) on ``n_probe`` class-balanced training samples, at ``steps`` (paper 003 Fig 1a)."""
+
+    steps: tuple[int, ...]
+    n_probe: int = 1000
+    probe_seed: int = 0
+    name: str = "activity"
+
+    def checkpoints(self, steps: int):
+        return [t for t in self.steps if t <= steps]
+
+    def start(self, run: Run) -> None:
+        idx = probe_indices(run.data.y_train, self.n_probe, self.probe_seed).to(run.device)
+        object.__setattr__(self, "_st", {"idx": idx, "acts": [], "steps": [], "sizes": None})
+
+    def on_checkpoint(self, t: int, run: Run) -> None:
+        st = self._st
+        with run.evaluating() as model:
+            outs = model.forward_activations(run.data.x_train[st["idx"]])
+        st["sizes"] = [o.shape[1] for o in outs]
+        st["acts"].append(torch.cat(outs, dim=1).float().cpu().numpy())
+        st["steps"].append(t)
+
+    def finish(self, run: Run) -> ActivityRecord:
+        st = self._st
+        return ActivityRecord(np.array(st["steps"]), st["idx"].cpu().numpy(),
+                              run.data.y_train[st["idx"]].cpu().numpy(), np.stack(st["acts"]), st["sizes"])
+
+
+@dataclasses.dataclass
+class SampleLossRecord:
+    steps: np.ndarray            # (n_ckpt,)
+    losses: np.ndarray           # (n_ckpt, N) float32 per-sample training loss L_k(t)
+    labels: np.ndarray           # (N,)
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleLossProbe(Probe):
+    """Per-sample loss L_k of every training sample at ``steps`` (paper 003 Figs 2–3)."""
+
+    steps: tuple[int, ...]
+    name: str = "sample_loss"
+
+    def checkpoints(self, steps: int):
+        return [t for t in self.steps if t <= steps]
+
+    def start(self, run: Run) -> None:
+        object.__setattr__(self, "_st", {"losses": [], "steps": []})
+
+    def on_checkpoint(self, t: int, run: Run) -> None:
+        losses = per_sample_losses(run.model, run.data.x_train, run.data.y_train, run.cfg.loss)
+        self._st["losses"].append(losses.float().cpu().numpy())
+        self._st["steps"].append(t)
+
+    def finish(self, run: Run) -> SampleLossRecord:
+        return SampleLossRecord(np.array(self._st["steps"]), np.stack(self._st["losses"]),
+                                run.data.y_train.cpu().numpy())
+
+
+@dataclasses.dataclass
+class WeightRecord:
+    steps: np.ndarray            # (n_ckpt,)
+    index: np.ndarray            # (n_tracked,) flat parameter indices (all when n_track is None)
+    weights: np.ndarray          # (n_ckpt, n_tracked) float32
+    layer_names: list[str]
+    layer_bounds: list[tuple[int, int]]   # each layer's [start, stop) in the flat vector
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightProbe(Probe):
+    """Snapshots of the flat parameter vector (or a random subset of ``n_track`` entries) at ``steps``."""
+
+    steps: tuple[int, ...]
+    n_track: int | None = None
+    track_seed: int = 0
+    name: str = "weights"
+
+    def checkpoints(self, steps: int):
+        return [t for t in self.steps if t <= steps]
+
+    def start(self, run: Run) -> None:
+        n = run.flat.numel()
+        if self.n_track is None or self.n_track >= n:
+            idx = torch.arange(n, device=run.device)
+        else:
+            g = torch.Generator().manual_seed(self.track_seed)
+            idx = torch.randperm(n, generator=g)[: self.n_track].sort().values.to(run.device)
+        object.__setattr__(self, "_st", {"idx": idx, "w": [], "steps": []})
+
+    def on_checkpoint(self, t: int, run: Run) -> None:
+        self._st["w"].append(run.flat.detach()[self._st["idx"]].cpu().numpy().copy())
+        self._st["steps"].append(t)
+
+    def finish(self, run: Run) -> WeightRecord:
+        return WeightRecord(np.array(self._st["steps"]), self._st["idx"].cpu().numpy(), np.stack(self._st["w"]),
+                            [s.name for s in run.layers], [(s.start, s.stop) for s in run.layers])
