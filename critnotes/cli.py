@@ -19,7 +19,6 @@ from .results import claims_markdown, load_results, results_dir
 def _reproduce(args) -> int:
     from .chapters import CHAPTERS, available, reproduce
 
-    os.environ.setdefault("CRITNOTES_PROGRESS", "text")
     os.environ[PROFILE_ENV] = args.profile
     ids = available() if args.chapter == "all" else [args.chapter]
     if args.chapter != "all" and args.chapter not in CHAPTERS:

@@ -112,21 +112,23 @@ def format_value(v: Any) -> str:
     return str(v)
 
 
-_VERDICT = {True: ("✔ agrees", "#1a7f37"), False: ("✘ differs", "#cf222e"), None: ("– no number", "#6e7781")}
+VERDICTS = {True: ("✔ agrees", "#1a7f37"), False: ("✘ differs", "#cf222e"), None: ("– no number", "#6e7781")}
+
+
+def claim_row_html(c: Claim, before: tuple[str, ...] = (), after: tuple[str, ...] = ()) -> str:
+    """One table row: [before…] claim, paper, measured, verdict [after…]."""
+    verdict, colour = VERDICTS[c.agrees]
+    cells = [*before, f"<code>{c.id}</code><br><small>{c.statement}</small>", format_value(c.paper),
+             f"<b>{format_value(c.measured)}</b>", f"<span style='color:{colour}'>{verdict}</span>", *after]
+    return "<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>"
 
 
 def claims_html(claims: Iterable[Claim], title: str = "Does it reproduce?") -> str:
     """An HTML table: claim, paper's value, measured value, verdict."""
-    rows = []
-    for c in claims:
-        verdict, colour = _VERDICT[c.agrees]
-        rows.append(
-            f"<tr><td><code>{c.id}</code><br><small>{c.statement}</small></td>"
-            f"<td>{format_value(c.paper)}</td><td><b>{format_value(c.measured)}</b></td>"
-            f"<td style='color:{colour}'>{verdict}</td></tr>")
+    rows = "".join(claim_row_html(c) for c in claims)
     return (f"<div class='critnotes-claims'><p><b>{title}</b></p><table>"
             "<thead><tr><th>claim</th><th>paper</th><th>measured here</th><th>verdict</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table></div>")
+            f"<tbody>{rows}</tbody></table></div>")
 
 
 def claims_markdown(results: Iterable[ChapterResult]) -> str:
@@ -135,5 +137,5 @@ def claims_markdown(results: Iterable[ChapterResult]) -> str:
     for r in results:
         for c in r.claims:
             lines.append(f"| {r.chapter} | `{c.id}` {c.statement} | {format_value(c.paper)} | "
-                         f"{format_value(c.measured)} | {_VERDICT[c.agrees][0]} | {r.profile} |")
+                         f"{format_value(c.measured)} | {VERDICTS[c.agrees][0]} | {r.profile} |")
     return "\n".join(lines)

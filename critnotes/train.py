@@ -250,16 +250,19 @@ def log_checkpoints(steps: int, n: int = 30, include_zero: bool = True) -> list[
 
 
 def progress_bar(total: int, desc: str, enabled: bool = True):
-    """A tqdm bar (notebook widget or text on stderr); ``$CRITNOTES_PROGRESS=off`` silences it."""
-    mode = os.environ.get(PROGRESS_ENV, "auto").lower()
-    if not enabled or mode == "off":
-        from tqdm import tqdm
-        return tqdm(total=total, disable=True)
-    if mode == "text":
-        from tqdm import tqdm
-        return tqdm(total=total, desc=desc, file=sys.stderr, mininterval=1.0)
-    from tqdm.auto import tqdm
-    return tqdm(total=total, desc=desc, mininterval=0.5)
+    """A tqdm progress bar on stderr.
+
+    ``$CRITNOTES_PROGRESS``: ``text`` (default; plain text, which the static book strips with the rest
+    of stderr), ``widget`` (a notebook widget bar), or ``off``.
+    """
+    mode = os.environ.get(PROGRESS_ENV, "text").lower()
+    if mode not in ("text", "widget", "off"):
+        raise ValueError(f"${PROGRESS_ENV} must be 'text', 'widget' or 'off', not {mode!r}")
+    if mode == "widget" and enabled:
+        from tqdm.auto import tqdm
+        return tqdm(total=total, desc=desc, mininterval=0.5)
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, file=sys.stderr, mininterval=1.0, disable=not enabled or mode == "off")
 
 
 def train(cfg: TrainConfig, probes: Sequence[Probe] = (), *, device=None, use_cache: bool = True,

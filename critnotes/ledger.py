@@ -1,0 +1,57 @@
+"""The reproduction ledger: every chapter's claims in one table (book page ``reproduction``).
+
+Rendered from the chapters' :class:`~critnotes.results.ChapterResult` objects — the JSON the chapter
+notebooks (or ``python -m critnotes reproduce all --out DIR``) left in the results folder, and, for any
+chapter that has none for the requested profile, a fresh ``reproduce`` (its trainings come from the
+run cache when the chapter was executed before).  Nothing in it is typed by hand.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .chapters import CHAPTERS, available, reproduce
+from .config import get_profile
+from .results import ChapterResult, claim_row_html, results_dir
+
+
+def gather(profile: str | None = None, folder=None, run_missing: bool = True,
+           progress: bool = False) -> list[ChapterResult]:
+    """One :class:`ChapterResult` per written chapter (book order) for ``profile``."""
+    profile = get_profile(profile)
+    folder = Path(folder or results_dir())
+    out = []
+    for cid in available():
+        path = folder / f"{cid}.json"
+        res = None
+        if path.exists():
+            res = ChapterResult.from_dict(json.loads(path.read_text()))
+            if res.profile != profile:
+                res = None
+        if res is None and run_missing:
+            res = reproduce(cid, profile=profile, progress=progress)
+            res.save(folder)
+        if res is not None:
+            out.append(res)
+    return out
+
+
+def tally(results: list[ChapterResult]) -> dict[str, dict[str, int]]:
+    """Per chapter: how many claims agree, differ, or have no paper number."""
+    out = {}
+    for r in results:
+        t = {"agrees": 0, "differs": 0, "no number": 0}
+        for c in r.claims:
+            t["agrees" if c.agrees is True else "differs" if c.agrees is False else "no number"] += 1
+        out[r.chapter] = t
+    return out
+
+
+def ledger_html(results: list[ChapterResult]) -> str:
+    """An HTML table: chapter, claim, paper, measured, agrees?, profile."""
+    order = {cid: i for i, cid in enumerate(CHAPTERS)}
+    rows = [claim_row_html(c, before=(r.chapter,), after=(r.profile,))
+            for r in sorted(results, key=lambda r: order.get(r.chapter, 99)) for c in r.claims]
+    return ("<table class='critnotes-ledger'><thead><tr><th>chapter</th><th>claim</th><th>paper</th>"
+            "<th>measured here</th><th>agrees?</th><th>profile</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
