@@ -1,0 +1,444 @@
+"""Criticality of a whole network (paper 004, chapter 11): λ₀, σ, Δ, mean-field theory, a penalty.
+
+Paper 004 characterises a deep network by three measures — the largest Lyapunov exponent λ₀ = 0,
+the branching parameter σ = 1 and a maximal dynamic range Δ — but our copy has no methods, so the
+book uses these standard definitions for a feed-forward net read as a dynamical system whose "time"
+is the layer index ``l = 1 … L`` (hidden layers ``a_l = φ(W_l a_{l-1} + b_l)``; the read-out is not a
+propagation step):
+
+* **Per-layer gain** of a random input perturbation ``u₀`` pushed forward with Jacobian–vector
+  products (forward-mode AD), ``u_l = J_l u_{l-1}``, on per-neuron RMS norms
+  ``ν(u) = ‖u‖/√n``: ``g_l = ν(u_l)/ν(u_{l-1})`` (Poole et al. 2016; Schoenholz et al. 2017).
+* **λ₀** = ⟨ln g_l⟩ over layers and inputs: the log growth rate per layer of an infinitesimal
+  perturbation (Benettin-style renormalisation each layer).  λ₀ < 0 ordered, > 0 chaotic.
+* **σ** = ⟨g_l²⟩: perturbation "power" handed from one layer to the next, i.e. the branching ratio of
+  the perturbation cascade (descendants per ancestor) — the empirical χ₁ of mean-field theory.
+  By Jensen's inequality ½ ln σ ≥ λ₀; both equal ½ ln χ₁ in the mean-field limit.
+* **Δ** = 10 log₁₀(s₉₀/s₁₀) dB of the response curve R(s) (per-neuron RMS activity of the last hidden
+  layer when the input image is scaled by an intensity s), with s_x the intensity where R reaches
+  R(s_min) + x·(R_max − R(s_min)) (Kinouchi & Copelli 2006).
+
+Mean-field theory (Poole et al. 2016) gives the order-to-chaos line χ₁ = σ_w² E[φ'(√q* z)²] = 1 for
+``W ~ N(0, σ_w²/fan_in)``, ``b ~ N(0, σ_b²)`` (``init="normal"`` of :mod:`critnotes.models`): σ_w² = 1 for
+tanh at σ_b = 0, σ_w² = 2 for ReLU.  :func:`criticality_penalty` is a differentiable (λ-per-layer)²
+term, and :func:`train_regularised` trains with it on a sequence of permuted-MNIST tasks.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+import torch
+from scipy import optimize
+from torch import nn
+import torch.autograd.forward_ad as fwAD
+
+from . import cache
+from .data import load_dataset
+from .probes import probe_indices
+from .train import (Probe, Run, TrainConfig, _batches, evaluate, log_checkpoints, loss_per_sample, make_model,
+                    make_optimizer, progress_bar)
+from .device import resolve_device
+
+__all__ = [
+    "MF_ACTIVATIONS", "chi1", "q_star", "critical_sigma_w2", "hidden_blocks", "layer_gains", "lyapunov_exponent",
+    "branching_parameter", "response_curve", "intensity_grid", "dynamic_range", "CriticalityMetrics", "measure",
+    "criticality_penalty", "CriticalityProbe", "CriticalityRecord", "RegularisedConfig", "RegularisedResult",
+    "train_regularised", "noisy_accuracy", "permute_pixels", "correlation_frobenius", "convergence_criterion",
+]
+
+# ------------------------------------------------------------------------------------------------
+# mean-field theory of signal propagation (Fig. 11.1: the critical line)
+# ------------------------------------------------------------------------------------------------
+#: activation → (φ, φ', sup φ² or None when unbounded)
+MF_ACTIVATIONS = {
+    "tanh": (np.tanh, lambda h: 1.0 - np.tanh(h) ** 2, 1.0),
+    "relu": (lambda h: np.maximum(h, 0.0), lambda h: (h > 0).astype(float), None),
+    "sigmoid": (lambda h: 1.0 / (1.0 + np.exp(-h)), lambda h: np.exp(-h) / (1.0 + np.exp(-h)) ** 2, 1.0),
+    "identity": (lambda h: h, lambda h: np.ones_like(h), None),
+}
+# dense trapezoid grid (accurate for sech⁴(√q z) even at q ~ 10³); an even count puts no node at 0,
+# so E[step(h)] = ½ exactly
+_Z = np.linspace(-9.0, 9.0, 4000)
+_WZ = np.exp(-_Z ** 2 / 2)
+_WZ /= _WZ.sum()
+
+
+def _mf(activation: str):
+    try:
+        return MF_ACTIVATIONS[activation]
+    except KeyError:
+        raise ValueError(f"no mean-field theory for activation {activation!r}; choose one of "
+                         f"{', '.join(MF_ACTIVATIONS)}") from None
+
+
+def _gauss(f, q: float) -> float:
+    """E_{z~N(0,1)} f(√q z) by quadrature on a fixed grid."""
+    return float(np.dot(_WZ, f(math.sqrt(max(q, 0.0)) * _Z)))
+
+
+def q_star(sigma_w2: float, sigma_b2: float, activation: str = "tanh") -> float:
+    """Fixed point q* of the pre-activation variance map q ← σ_w² E[φ(√q z)²] + σ_b² (bounded φ only).
+
+    At σ_b² = 0 the stable fixed point is 0 when no positive one exists (ordered tanh phase).
+    """
+    phi, _, sup2 = _mf(activation)
+    if sup2 is None:
+        raise ValueError(f"q* diverges or is scale-free for unbounded activation {activation!r}; "
+                         "χ₁ does not depend on it (use chi1)")
+    f = lambda q: sigma_w2 * _gauss(lambda h: phi(h) ** 2, q) + sigma_b2 - q
+    lo, hi = max(sigma_b2, 1e-12), sigma_w2 * sup2 + sigma_b2 + 1e-9
+    if f(lo) <= 0:
+        return 0.0 if sigma_b2 == 0 else lo
+    return float(optimize.brentq(f, lo, hi, xtol=1e-12))
+
+
+def chi1(sigma_w2: float, sigma_b2: float = 0.0, activation: str = "tanh") -> float:
+    """Mean-field χ₁ = σ_w² E[φ'(√q* z)²]: the per-layer growth of a perturbation's squared length."""
+    if sigma_w2 <= 0 or sigma_b2 < 0:
+        raise ValueError(f"need sigma_w2 > 0 and sigma_b2 >= 0, got {sigma_w2}, {sigma_b2}")
+    _, dphi, sup2 = _mf(activation)
+    q = q_star(sigma_w2, sigma_b2, activation) if sup2 is not None else 1.0
+    return sigma_w2 * _gauss(lambda h: dphi(h) ** 2, q)
+
+
+def critical_sigma_w2(activation: str = "tanh", sigma_b2: float = 0.0) -> float:
+    """σ_w² on the order-to-chaos line χ₁ = 1 at a given σ_b² (tanh: 1 at σ_b²=0; ReLU: 2)."""
+    return float(optimize.brentq(lambda s: math.log(chi1(s, sigma_b2, activation)), 1e-3, 1e3, xtol=1e-10))
+
+
+# ------------------------------------------------------------------------------------------------
+# the three metrics of a network (Figs. 11.2–11.4)
+# ------------------------------------------------------------------------------------------------
+def hidden_blocks(model: nn.Module) -> list[nn.Sequential]:
+    """The propagation steps of an MLP: ``[Linear → activation]`` per hidden layer (read-out excluded)."""
+    if not isinstance(model, nn.Sequential):
+        raise TypeError(f"criticality metrics need an MLP (nn.Sequential of Linear/activation layers), "
+                        f"got {type(model).__name__}; build one with critnotes.models.build_model('mlp-…')")
+    mods = [m for m in model if not isinstance(m, nn.Flatten)]
+    blocks, i = [], 0
+    while i < len(mods):
+        if not isinstance(mods[i], nn.Linear):
+            raise TypeError(f"unexpected layer {mods[i]!r}: expected Linear followed by an activation")
+        j = i + 1
+        while j < len(mods) and not isinstance(mods[j], nn.Linear):
+            j += 1
+        if j < len(mods):                       # the last Linear is the read-out
+            blocks.append(nn.Sequential(*mods[i:j]))
+        i = j
+    if not blocks:
+        raise ValueError("the model has no hidden layer; criticality metrics need at least one")
+    return blocks
+
+
+def _rms(u: torch.Tensor) -> torch.Tensor:
+    return u.norm(dim=1) / math.sqrt(u.shape[1])
+
+
+def layer_gains(model: nn.Module, x: torch.Tensor, *, seed: int = 0) -> torch.Tensor:
+    """Per-layer gains g_l (n_inputs, L) of a random Gaussian input perturbation.
+
+    Jacobian–vector products by forward-mode AD (:mod:`torch.autograd.forward_ad`, the engine of
+    :func:`torch.func.jvp`, without its per-call overhead); the tangent is renormalised after every
+    layer.  Differentiable with respect to the model's parameters (the penalty backpropagates through it).
+    """
+    blocks = hidden_blocks(model)
+    a = x.flatten(1)
+    u = torch.randn(a.shape, generator=torch.Generator().manual_seed(seed)).to(a)
+    u = u / _rms(u)[:, None]
+    gains = []
+    with fwAD.dual_level():
+        for blk in blocks:
+            a, du = fwAD.unpack_dual(blk(fwAD.make_dual(a, u)))
+            gain = _rms(du)
+            gains.append(gain)
+            u = du / gain.clamp_min(1e-30)[:, None]
+    return torch.stack(gains, 1)
+
+
+def lyapunov_exponent(gains: torch.Tensor) -> float:
+    """λ₀ = ⟨ln g⟩ (nats per layer); dead perturbations (g = 0) count as ln 10⁻³⁰."""
+    return float(gains.detach().clamp_min(1e-30).log().mean())
+
+
+def branching_parameter(gains: torch.Tensor) -> float:
+    """σ = ⟨g²⟩, the mean perturbation power passed on per layer (empirical χ₁)."""
+    return float((gains.detach() ** 2).mean())
+
+
+@torch.no_grad()
+def response_curve(model: nn.Module, x: torch.Tensor, intensities) -> np.ndarray:
+    """R(s): mean over inputs of the per-neuron RMS activity of the last hidden layer at input s·x."""
+    blocks = hidden_blocks(model)
+    out = []
+    for s in np.asarray(intensities, dtype=float):
+        a = float(s) * x.flatten(1)
+        for blk in blocks:
+            a = blk(a)
+        out.append(float(_rms(a).mean()))
+    return np.array(out)
+
+
+def dynamic_range(intensities, response, lo: float = 0.1, hi: float = 0.9) -> float:
+    """Δ = 10 log₁₀(s_hi/s_lo) dB, s_x the first intensity where R crosses R(s₀) + x (R_max − R(s₀)).
+
+    Crossings are interpolated linearly in (log s, R).  NaN when the response does not vary.
+    """
+    s = np.asarray(intensities, dtype=float)
+    r = np.asarray(response, dtype=float)
+    if s.ndim != 1 or s.shape != r.shape or s.size < 3:
+        raise ValueError(f"intensities and response must be 1-D of equal length >= 3, got {s.shape}, {r.shape}")
+    if np.any(s <= 0) or np.any(np.diff(s) <= 0):
+        raise ValueError("intensities must be positive and strictly increasing (a log-spaced grid)")
+    if not 0 < lo < hi < 1:
+        raise ValueError(f"need 0 < lo < hi < 1, got lo={lo}, hi={hi}")
+    span = r.max() - r[0]
+    if not np.isfinite(span) or span <= 1e-12 * max(abs(r[0]), 1.0):
+        return float("nan")
+    f = (r - r[0]) / span
+    ls = np.log(s)
+
+    def cross(level):
+        k = int(np.argmax(f >= level))
+        if k == 0:
+            return ls[0]
+        return ls[k - 1] + (level - f[k - 1]) * (ls[k] - ls[k - 1]) / (f[k] - f[k - 1])
+
+    return float(10 * (cross(hi) - cross(lo)) / math.log(10))
+
+
+@dataclasses.dataclass
+class CriticalityMetrics:
+    lyapunov: float              # λ₀ (nats per layer)
+    branching: float             # σ
+    dynamic_range: float         # Δ (dB)
+    layer_lyapunov: np.ndarray   # (L,) ⟨ln g_l⟩ per layer
+    response: np.ndarray         # R(s) on the intensity grid
+
+
+def intensity_grid(s_min: float = 1e-3, s_max: float = 1e3, n: int = 41) -> np.ndarray:
+    return np.logspace(math.log10(s_min), math.log10(s_max), n)
+
+
+def measure(model: nn.Module, x: torch.Tensor, *, seed: int = 0, intensities=None) -> CriticalityMetrics:
+    """λ₀, σ and Δ of ``model`` on inputs ``x`` (eval mode, no gradients)."""
+    s = intensity_grid() if intensities is None else np.asarray(intensities)
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            gains = layer_gains(model, x, seed=seed)
+        resp = response_curve(model, x, s)
+    finally:
+        model.train(was)
+    return CriticalityMetrics(lyapunov_exponent(gains), branching_parameter(gains), dynamic_range(s, resp),
+                              gains.clamp_min(1e-30).log().mean(0).cpu().numpy(), resp)
+
+
+def criticality_penalty(model: nn.Module, x: torch.Tensor, *, seed: int = 0) -> torch.Tensor:
+    """Differentiable P = mean over layers of ⟨ln g_l⟩²: zero when every layer has λ = 0."""
+    return layer_gains(model, x, seed=seed).clamp_min(1e-30).log().mean(0).pow(2).mean()
+
+
+# ------------------------------------------------------------------------------------------------
+# over training: a checkpoint probe (Fig. 11.4)
+# ------------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class CriticalityRecord:
+    steps: np.ndarray            # (n_ckpt,)
+    lyapunov: np.ndarray         # (n_ckpt,) λ₀
+    branching: np.ndarray        # (n_ckpt,) σ
+    dynamic_range: np.ndarray    # (n_ckpt,) Δ in dB
+    layer_lyapunov: np.ndarray   # (n_ckpt, L)
+    intensities: np.ndarray      # (n_s,)
+    response: np.ndarray         # (n_ckpt, n_s) R(s)
+
+
+def _stack(steps, metrics: list[CriticalityMetrics], s) -> CriticalityRecord:
+    return CriticalityRecord(np.asarray(steps), np.array([m.lyapunov for m in metrics]),
+                             np.array([m.branching for m in metrics]), np.array([m.dynamic_range for m in metrics]),
+                             np.stack([m.layer_lyapunov for m in metrics]), np.asarray(s),
+                             np.stack([m.response for m in metrics]))
+
+
+@dataclasses.dataclass(frozen=True)
+class CriticalityProbe(Probe):
+    """λ₀, σ, Δ on ``n_probe`` class-balanced training inputs after ``t`` updates, t in ``steps``."""
+
+    steps: tuple[int, ...]
+    n_probe: int = 256
+    probe_seed: int = 0
+    s_min: float = 1e-3
+    s_max: float = 1e3
+    n_intensities: int = 41
+    name: str = "criticality"
+
+    def checkpoints(self, steps: int):
+        return [t for t in self.steps if t <= steps]
+
+    def start(self, run: Run) -> None:
+        idx = probe_indices(run.data.y_train, self.n_probe, self.probe_seed).to(run.device)
+        object.__setattr__(self, "_st", {"x": run.data.x_train[idx], "m": [], "steps": []})
+
+    def on_checkpoint(self, t: int, run: Run) -> None:
+        st = self._st
+        st["m"].append(measure(run.model, st["x"], seed=self.probe_seed,
+                               intensities=intensity_grid(self.s_min, self.s_max, self.n_intensities)))
+        st["steps"].append(t)
+
+    def finish(self, run: Run) -> CriticalityRecord:
+        return _stack(self._st["steps"], self._st["m"], intensity_grid(self.s_min, self.s_max, self.n_intensities))
+
+
+# ------------------------------------------------------------------------------------------------
+# relations to chapters 6 and 7 (Fig. 11.5)
+# ------------------------------------------------------------------------------------------------
+def correlation_frobenius(activity: np.ndarray) -> np.ndarray:
+    """‖C‖_F of the Pearson correlation matrix between neurons, per checkpoint (chapter 6's order parameter).
+
+    ``activity`` is (n_ckpt, n_samples, M); silent neurons (zero variance) get zero correlation; the
+    diagonal is excluded so that ‖C‖_F = 0 for independent neurons.
+    """
+    act = np.asarray(activity, dtype=np.float64)
+    if act.ndim != 3:
+        raise ValueError(f"activity must be (checkpoints, samples, neurons), got shape {act.shape}")
+    z = act - act.mean(axis=1, keepdims=True)
+    sd = z.std(axis=1, keepdims=True)
+    z = np.divide(z, sd, out=np.zeros_like(z), where=sd > 1e-12)
+    c = np.einsum("tsi,tsj->tij", z, z) / act.shape[1]
+    idx = np.arange(c.shape[1])
+    c[:, idx, idx] = 0.0
+    return np.sqrt((c ** 2).sum(axis=(1, 2)))
+
+
+def convergence_criterion(losses: np.ndarray, beta: float = 5e-3) -> tuple[float, float, float]:
+    """(L̄, ΔS, 𝓛) of per-sample losses: ΔS = ln N − S(p_β), p_β ∝ exp(−β L_k), 𝓛 = ln(L̄/ΔS).
+
+    Our reading of paper 003 §2 (β = the paper's "large-deviation parameter" 5×10⁻³); chapter 7
+    discusses the criterion in full.
+    """
+    L = np.asarray(losses, dtype=np.float64)
+    if L.ndim != 1 or L.size < 2 or not np.all(np.isfinite(L)):
+        raise ValueError("losses must be a 1-D array of >= 2 finite per-sample losses")
+    logp = -beta * L - np.logaddexp.reduce(-beta * L)
+    ds = max(float(math.log(L.size) + np.sum(np.exp(logp) * logp)), 1e-300)
+    return float(L.mean()), ds, float(math.log(max(L.mean(), 1e-300) / ds))
+
+
+# ------------------------------------------------------------------------------------------------
+# criticality-regularised training and permuted-MNIST continual learning (Fig. 11.6)
+# ------------------------------------------------------------------------------------------------
+def permute_pixels(x: torch.Tensor, task: int) -> torch.Tensor:
+    """Task ``task`` of permuted MNIST: a fixed pixel permutation (task 0 = the original images)."""
+    if task == 0:
+        return x
+    flat = x.flatten(1)
+    perm = torch.randperm(flat.shape[1], generator=torch.Generator().manual_seed(7919 * task)).to(x.device)
+    return flat[:, perm].view_as(x)
+
+
+@torch.no_grad()
+def noisy_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, level: float, seed: int = 0) -> float:
+    """Test accuracy with Gaussian pixel noise of std ``level`` added to the inputs (images in [0, 1])."""
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.randn(x.shape, generator=g).to(x) * level
+    return evaluate(model, x + noise, y)[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class RegularisedConfig:
+    """Plain (penalty=0) or criticality-regularised training on ``tasks`` permuted-MNIST tasks in turn.
+
+    ``train.steps`` updates per task; equal budget = same steps, batches and learning rate for any penalty.
+    """
+
+    train: TrainConfig
+    penalty: float = 0.0             # β in loss = CE + β·P
+    n_penalty: int = 32              # batch inputs that enter P each step
+    tasks: int = 2
+    n_checkpoints: int = 10          # log-spaced per task
+    n_probe: int = 256
+    noise_levels: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
+
+    def validate(self) -> "RegularisedConfig":
+        self.train.validate()
+        if self.penalty < 0 or self.tasks < 1 or self.n_penalty < 1:
+            raise ValueError(f"need penalty >= 0, tasks >= 1, n_penalty >= 1 (got {self.penalty}, {self.tasks}, "
+                             f"{self.n_penalty})")
+        return self
+
+
+@dataclasses.dataclass
+class RegularisedResult:
+    cfg: RegularisedConfig
+    metrics: CriticalityRecord        # λ₀, σ, Δ over training (global step; on the current task's inputs)
+    task_of_checkpoint: np.ndarray    # (n_ckpt,)
+    acc: np.ndarray                   # (tasks, tasks): test accuracy on task j after training task i
+    noise_acc: np.ndarray             # (n_levels,) task-0 test accuracy vs noise level, after task 0
+    losses: np.ndarray                # training loss (cross-entropy part) per update
+    n_test: int                       # test samples per task (for binomial standard errors)
+    diverged: bool
+    seconds: float
+
+    @property
+    def retention(self) -> float:
+        """Task-0 accuracy after the last task ÷ right after task 0."""
+        return float(self.acc[-1, 0] / self.acc[0, 0]) if self.acc[0, 0] > 0 else float("nan")
+
+
+def train_regularised(cfg: RegularisedConfig, *, device=None, progress: bool = True) -> RegularisedResult:
+    """Train with loss = CE + β·:func:`criticality_penalty` over permuted-MNIST tasks (cached by config)."""
+    cfg.validate()
+    dev = resolve_device(device)
+    return cache.cached("criticality-regularised", (cfg, dev.type), lambda: _train_regularised(cfg, dev, progress))
+
+
+def _train_regularised(cfg: RegularisedConfig, dev: torch.device, progress: bool) -> RegularisedResult:
+    t0 = time.perf_counter()
+    tc = cfg.train
+    data = load_dataset(tc.dataset).subset(tc.n_train, tc.n_test, seed=tc.seed).to(dev)
+    model = make_model(tc, data).to(dev)
+    opt = make_optimizer(tc.optimizer, model.parameters(), tc.lr)
+    probe = probe_indices(data.y_train, cfg.n_probe, tc.seed).to(dev)
+    s = intensity_grid()
+    metrics, steps, task_of, losses = [], [], [], []
+    acc = np.full((cfg.tasks, cfg.tasks), np.nan)
+    noise_acc = np.full(len(cfg.noise_levels), np.nan)
+    diverged = False
+    bar = progress_bar(cfg.tasks * tc.steps, f"regularised β={cfg.penalty:g} σ_w={tc.init_scale:.2f}", progress)
+    for task in range(cfg.tasks):
+        xtr, xte = permute_pixels(data.x_train, task), permute_pixels(data.x_test, task)
+        ckpts = set(log_checkpoints(tc.steps, cfg.n_checkpoints, include_zero=task == 0))
+        if 0 in ckpts:
+            metrics.append(measure(model, xtr[probe], seed=tc.seed, intensities=s))
+            steps.append(0)
+            task_of.append(task)
+        for t, idx in enumerate(_batches(len(data.y_train), tc.batch_size, tc.steps, tc.seed + task, dev)):
+            x, y = (xtr, data.y_train) if idx is None else (xtr[idx], data.y_train[idx])
+            ce = loss_per_sample(tc.loss, model(x), y).mean()
+            loss = ce + cfg.penalty * criticality_penalty(model, x[:cfg.n_penalty], seed=tc.seed + t) \
+                if cfg.penalty > 0 else ce
+            opt.zero_grad(set_to_none=False)
+            loss.backward()
+            opt.step()
+            losses.append(ce.item())
+            if not math.isfinite(losses[-1]):
+                diverged = True
+                break
+            if t + 1 in ckpts:
+                metrics.append(measure(model, xtr[probe], seed=tc.seed, intensities=s))
+                steps.append(task * tc.steps + t + 1)
+                task_of.append(task)
+            bar.update(1)
+        if diverged:
+            break
+        for j in range(cfg.tasks):
+            acc[task, j] = evaluate(model, permute_pixels(data.x_test, j), data.y_test, tc.loss)[1]
+        if task == 0:
+            noise_acc = np.array([noisy_accuracy(model, xte, data.y_test, lv, seed=tc.seed)
+                                  for lv in cfg.noise_levels])
+    bar.close()
+    return RegularisedResult(cfg, _stack(steps, metrics, s), np.array(task_of), acc, noise_acc,
+                             np.array(losses, dtype=np.float32), len(data.y_test), diverged, time.perf_counter() - t0)

@@ -1,0 +1,111 @@
+"""CCG extraction and coupling cost (chapter 10) on a planted network whose sub-circuits are known."""
+import numpy as np
+import pytest
+import torch
+
+from critnotes import ccg
+from critnotes.models import MLP
+
+N_CLASS, BLOCK, D_IN, H1, H2 = 3, 4, 20, 12, 10
+
+
+def planted(seed=0, n=600):
+    """Class c shows one random half of pixel block c. Hidden-1 neurons c and c+3 read the two halves,
+    hidden-2 neuron c sums them, output c reads hidden-2 neuron c; all other weights are small noise."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(N_CLASS), n // N_CLASS)
+    x = 0.05 * rng.random((len(y), D_IN))
+    half = rng.integers(0, 2, len(y))
+    for i, (c, h) in enumerate(zip(y, half)):
+        x[i, c * BLOCK + 2 * h: c * BLOCK + 2 * h + 2] += 1.0
+    w1 = rng.normal(0, 0.05, (H1, D_IN))
+    w2 = rng.normal(0, 0.02, (H2, H1))
+    w3 = rng.normal(0, 0.02, (N_CLASS, H2))
+    truth = {}
+    for c in range(N_CLASS):
+        w1[c, c * BLOCK: c * BLOCK + 2] = 1.0
+        w1[c + 3, c * BLOCK + 2: c * BLOCK + 4] = 1.0
+        w2[c, [c, c + 3]] = 1.0
+        w3[c, c] = 1.0
+        truth[c] = {(1, c, c), (1, c + 3, c), (2, c, c)}
+    layers = [(w1, np.zeros(H1)), (w2, np.zeros(H2)), (w3, np.zeros(N_CLASS))]
+    return layers, x, y, truth
+
+
+def test_planted_subcircuits_are_recovered_exactly():
+    layers, x, y, truth = planted()
+    acts = ccg.forward_layers(layers, x)
+    for g in ccg.extract_all(layers, acts, y):
+        assert {tuple(e) for e in g.edges.tolist()} == truth[g.task]
+        assert g.n_vertices == 4 and g.n_edges == 3
+        assert g.auc > 0.99
+        # pruning stops because each half-block neuron is needed
+        assert ccg.auc(ccg.ccg_output(layers, acts[0], g.edges[1:], g.task), y == g.task) < 0.98 * g.auc
+
+
+def test_masked_model_matches_ccg_output():
+    layers, x, y, _ = planted(seed=1)
+    model = MLP((D_IN, H1, H2, N_CLASS))
+    with torch.no_grad():
+        for m, (w, b) in zip(model.linears, layers):
+            m.weight.copy_(torch.as_tensor(w))
+            m.bias.copy_(torch.as_tensor(b))
+    acts = ccg.forward_layers(layers, x)
+    means = ccg.layer_means(acts)
+    g = ccg.extract_ccg(layers, acts, y, 1)
+    for mu in (None, means):
+        net = ccg.masked_model(model.double(), ccg.union_masks([g], layers), mu)
+        with torch.no_grad():
+            out = net(torch.as_tensor(x)).numpy()[:, 1]
+        np.testing.assert_allclose(out, ccg.ccg_output(layers, acts[0], g.edges, 1, mu), atol=1e-9)
+
+
+def test_auc_and_overlap_hand_cases():
+    assert ccg.auc(np.array([1, 2, 3, 4.0]), np.array([0, 0, 1, 1], bool)) == 1.0
+    assert ccg.auc(np.array([1, 1, 1, 1.0]), np.array([0, 0, 1, 1], bool)) == 0.5
+    a = np.random.default_rng(0).normal(size=500)
+    assert ccg.overlap(a, a) == pytest.approx(1.0)
+    assert ccg.overlap(a, a + 100) == pytest.approx(0.0)
+
+
+def test_coupling_cost_hand_computed():
+    # one edge j -> k, positive weight; no within-class spread, so sigma falls back to 1 and
+    # z_j = +-1/2 (midpoint 1/2), z_k = +-1 (midpoint 1): E = -sign(w) z_j z_k = -1/2 for every sample
+    layers = [(np.eye(2), np.zeros(2)), (np.ones((1, 2)), np.zeros(1))]
+    labels = np.array([0, 0, 1, 1])
+    a_h = np.array([[1.0, 0], [1, 0], [0, 0], [0, 0]])
+    a_o = np.array([[2.0], [2], [0], [0]])
+    g = ccg.CCG(task=0, edges=np.array([[1, 0, 0]]), n_layers=2, auc=1.0, auc_grown=1.0)
+    e = ccg.coupling_cost(g, [a_h, a_o], layers, labels)
+    np.testing.assert_allclose(e, -0.5 * np.ones(4))
+    flipped = [(np.eye(2), np.zeros(2)), (-np.ones((1, 2)), np.zeros(1))]
+    np.testing.assert_allclose(ccg.coupling_cost(g, [a_h, a_o], flipped, labels), 0.5 * np.ones(4))
+
+
+def test_aging_fit_recovers_planted_slope():
+    t = np.array([0, 1, 2, 5, 10, 30, 100, 300, 1000])
+    fit = ccg.aging_fit(t, 3.0 - 0.4 * np.log(np.maximum(t, 1)))
+    assert fit["alpha"] == pytest.approx(0.4) and fit["r2"] == pytest.approx(1.0) and fit["n"] == 8
+
+
+def test_membership_order_and_feature_map():
+    layers, x, y, _ = planted()
+    graphs = ccg.extract_all(layers, ccg.forward_layers(layers, x), y)
+    order, starts = ccg.membership_order(graphs, [H1, H2, N_CLASS])
+    assert sorted(order) == list(range(H1 + H2 + N_CLASS)) and starts == [0, 4, 8, 12]
+    f = ccg.feature_map(graphs[0], layers)
+    assert np.argsort(-f)[:4].tolist() == sorted(range(4), key=lambda i: -f[i])   # block 0 dominates
+    assert set(np.argsort(-f)[:4]) == {0, 1, 2, 3}
+
+
+def test_bad_input_is_rejected():
+    layers, x, y, _ = planted()
+    acts = ccg.forward_layers(layers, x)
+    with pytest.raises(ValueError, match="output neuron"):
+        ccg.extract_ccg(layers, acts, y, 7)
+    with pytest.raises(ValueError, match="one activity matrix"):
+        ccg.extract_ccg(layers, acts[:2], y, 0)
+    with pytest.raises(ValueError, match="ablation"):
+        ccg.CCGParams(ablation="none").validate()
+    with pytest.raises(ValueError, match="do not add up"):
+        ccg.split_activity(np.zeros((3, 5)), [2, 2])

@@ -1,0 +1,118 @@
+"""Connectivity statistics of chapter 9 (paper 003 Fig 4): hand cases and brute-force references."""
+import numpy as np
+import pytest
+import torch
+
+from critnotes import connectivity_stats as cs
+from critnotes import fitting
+from critnotes.models import MLP
+
+
+def test_irreversibility_hand_cases():
+    t = np.arange(8, dtype=float)
+    drift = t[:, None]                                      # steady drift: (Var + Var)^2 = 4 Var^2
+    sym = np.concatenate([t[:4], t[:4][::-1]])[:, None]     # time-symmetric excursion: 0
+    var = t.var()
+    assert cs.irreversibility(drift, window=8)[0] == pytest.approx(4 * var ** 2)
+    assert cs.irreversibility(sym, window=8)[0] == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="window"):
+        cs.irreversibility(drift, window=20)
+
+
+def test_time_weights_and_trajectory_variance():
+    np.testing.assert_allclose(cs.time_weights([0, 1, 2, 3]), [1 / 6, 1 / 3, 1 / 3, 1 / 6])
+    # log-spaced checkpoints of a step function w = 0 for t < 10, 1 after: the time average is ~0.9
+    steps = np.array([0, 1, 2, 5, 9, 10, 100, 1000])
+    w = (steps >= 10).astype(float)[:, None]
+    st = cs.trajectory_stats(steps, w, window=4)
+    assert st["disp"][0] == 1.0 and 0.0 < st["var"][0] < 0.02   # mostly at 1: tiny time-averaged variance
+    with pytest.raises(ValueError, match="increasing"):
+        cs.time_weights([0, 2, 1])
+
+
+def test_acf_decay_separates_drift_from_noise():
+    rng = np.random.default_rng(0)
+    x = np.column_stack([np.linspace(0, 1, 40), rng.normal(size=40)])
+    lag = cs.acf_decay(x)
+    assert lag[0] > 5 and lag[1] <= 2
+
+
+def test_abs_correlations_planted_and_dead_neurons():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(500, 3))
+    a[:, 1] = a[:, 0] + 0.1 * rng.normal(size=500)
+    a = np.column_stack([a, np.zeros(500)])                 # a silent neuron is left out
+    c = cs.abs_correlations(a)
+    assert c.shape == (3,) and c[0] > 0.99 and c[1] < 0.2
+
+
+def test_gradient_matrices_match_brute_force():
+    torch.manual_seed(0)
+    model = MLP((6, 5, 4, 3)).double()
+    x, y = torch.randn(12, 6, dtype=torch.float64), torch.randint(0, 3, (12,))
+    idx = cs.param_subset(model, 3, seed=0)
+    assert len(idx) == 9
+    out = cs.gradient_matrices(model, x, y, idx)
+    grads = []
+    for i in range(12):
+        model.zero_grad()
+        torch.nn.functional.cross_entropy(model(x[i:i + 1]), y[i:i + 1]).backward()
+        grads.append(torch.cat([p.grad.reshape(-1) for p in model.parameters()])[idx].numpy())
+    g = np.array(grads)
+    np.testing.assert_allclose(out["C"], np.cov(g.T), atol=1e-10)
+    np.testing.assert_allclose(out["S"], np.outer(g.mean(0), g.mean(0)), atol=1e-12)
+    flat0 = torch.nn.utils.parameters_to_vector(model.parameters()).detach()
+
+    def mean_loss(ws):
+        flat = flat0.clone()
+        flat[torch.as_tensor(idx)] = ws
+        m = MLP((6, 5, 4, 3)).double()
+        torch.nn.utils.vector_to_parameters(flat, m.parameters())
+        return torch.nn.functional.cross_entropy(torch.func.functional_call(
+            m, dict(zip([n for n, _ in m.named_parameters()], _split(flat, m))), (x,)), y)
+
+    h = torch.autograd.functional.hessian(mean_loss, flat0[torch.as_tensor(idx)]).numpy()
+    np.testing.assert_allclose(out["H"], h, atol=1e-10)
+
+
+def _split(flat, m):
+    out, off = [], 0
+    for p in m.parameters():
+        out.append(flat[off:off + p.numel()].view_as(p))
+        off += p.numel()
+    return out
+
+
+def test_connection_table_points_at_the_right_weights():
+    model = MLP((6, 5, 4, 3))
+    flat = torch.nn.utils.parameters_to_vector(model.parameters()).detach().numpy()
+    tab = cs.connection_table(model)
+    assert len(tab.flat) == 5 * 4 + 4 * 3
+    w2, w3 = model.linears[1].weight.detach().numpy(), model.linears[2].weight.detach().numpy()
+    for f, pre, post, layer in zip(tab.flat, tab.pre, tab.post, tab.layer):
+        w = w2[post - 5, pre] if layer == 1 else w3[post - 9, pre - 5]
+        assert flat[f] == w
+
+
+def test_classify_and_remove_connections():
+    model = MLP((6, 5, 4, 3))
+    tab = cs.connection_table(model)
+    c_mid, c_end = np.zeros((12, 12)), np.zeros((12, 12))
+    c_mid[0, 5] = c_end[0, 5] = 0.9          # critical throughout
+    c_mid[1, 5] = 0.8                        # redundant: critical at the transition only
+    cls = cs.classify_connections(tab, c_mid, c_end, 0.5)
+    assert cls["critical"].sum() == 1 and cls["redundant"].sum() == 1
+    assert cls["noncritical"].sum() == len(tab.flat) - 2
+    x, y = torch.randn(20, 6), torch.randint(0, 3, (20,))
+    base = cs.remove_connections(model, [], x, y)
+    everything = cs.remove_connections(model, np.arange(sum(p.numel() for p in model.parameters())), x, y)
+    np.testing.assert_allclose(everything, np.log(3), rtol=1e-5)   # all-zero net predicts uniformly
+    assert not np.allclose(base, everything)
+
+
+def test_assess_tail_planted():
+    heavy = cs.assess_tail(fitting.sample_pareto(2.5, 5000, seed=0))
+    light = cs.assess_tail(np.random.default_rng(0).exponential(size=5000))
+    assert heavy["heavy_tailed"] and abs(heavy["alpha"] - 2.5) < 0.2
+    assert light["heavy_tailed"] is False
+    assert cs.assess_tail(np.ones(10))["heavy_tailed"] is None

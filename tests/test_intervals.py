@@ -1,0 +1,101 @@
+"""Intervals between large updates: streamed two-pass result == store-everything brute force."""
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from critnotes import intervals as iv
+from critnotes.recorder import UpdateRecorder
+from critnotes.train import Probe, TrainConfig, train
+
+
+@dataclasses.dataclass(frozen=True)
+class _StoreAll(Probe):
+    """Test-only: keep every update (steps × params)."""
+    name: str = "store"
+
+    def wants_delta(self, t):
+        return True
+
+    def start(self, run):
+        object.__setattr__(self, "_rows", [])
+
+    def on_update(self, t, delta, run):
+        self._rows.append(delta.cpu().numpy().copy())
+
+    def finish(self, run):
+        return np.stack(self._rows)
+
+
+CFG = TrainConfig(model="mlp", hidden=(6,), n_train=256, n_test=64, steps=300, batch_size=16, lr=0.05)
+
+
+def test_streamed_intervals_equal_brute_force():
+    deltas = train(CFG, [_StoreAll()], use_cache=False, progress=False).probes["store"]
+    stats = iv.large_update_intervals(CFG, (0.01, 0.05), sub_bits=5, progress=False)
+    assert stats.counts.shape == (2, CFG.steps)
+    for i, th in enumerate(stats.thresholds):
+        # the streamed threshold's exceedance fraction is the true one on the stored updates
+        assert stats.realised[i] == pytest.approx(np.mean(np.abs(deltas) >= th), abs=1e-12)
+        ref_counts, ref_events = iv.brute_force_intervals(deltas, th)
+        np.testing.assert_array_equal(stats.counts[i], ref_counts)
+        np.testing.assert_array_equal(stats.events_per_param[i], ref_events)
+        assert stats.counts[i].sum() > 100
+    # the lower quantile is the higher threshold; within one bin (2^(1/32)) of the exact quantile
+    assert stats.thresholds[0] > stats.thresholds[1]
+    exact = np.quantile(np.abs(deltas), 1 - 0.01)
+    assert abs(np.log2(stats.thresholds[0] / exact)) < 2 / 32
+
+
+def test_brute_force_hand_case():
+    d = np.zeros((10, 3))
+    d[[0, 3, 4, 9], 0] = 1.0       # gaps 3, 1, 5
+    d[[2, 8], 1] = -2.0            # gap 6 (sign ignored)
+    d[5, 2] = 0.5                  # below threshold
+    counts, events = iv.brute_force_intervals(d, 1.0)
+    assert counts.tolist() == [0, 1, 0, 1, 0, 1, 1, 0, 0, 0]
+    assert events.tolist() == [1, 0, 1, 0, 1]   # one param with 0 events, one with 2, one with 4
+
+
+def test_shuffled_null_matches_monte_carlo():
+    rng = np.random.default_rng(0)
+    length, n_per = 200, rng.integers(0, 40, size=300)
+    events = np.bincount(n_per)
+    expected = iv.shuffled_null(events, length)
+    assert expected.sum() == pytest.approx(np.sum(np.maximum(n_per - 1, 0)))
+    sim = np.zeros(length)
+    for _ in range(20):
+        for n in n_per:
+            if n >= 2:
+                sim += np.bincount(np.diff(np.sort(rng.choice(length, n, replace=False))), minlength=length)
+    sim /= 20
+    assert np.allclose(np.cumsum(sim) / sim.sum(), np.cumsum(expected) / expected.sum(), atol=0.01)
+    # single-rate null is geometric-like: burstiness near 0 (Poisson), far below a bursty process
+    assert abs(iv.burstiness(iv.shuffled_null(np.bincount([20] * 50), 2000))) < 0.1
+
+
+def test_fit_intervals_recovers_planted_exponent():
+    tau = np.floor(iv.fitting.sample_pareto(2.7, 200_000, xmin=1.0, seed=2)).astype(int)
+    counts = np.bincount(tau[tau < 5000], minlength=5000)
+    f = iv.fit_intervals(counts, ls_range=(10, 500))
+    assert f["mle"]["alpha"] == pytest.approx(2.7, abs=0.1)
+    assert f["ls"]["alpha"] == pytest.approx(2.7, abs=0.25)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="thresholds"):
+        train(CFG.replace(steps=3), [iv.IntervalProbe(thresholds=())], use_cache=False, progress=False)
+    with pytest.raises(ValueError, match="fraction"):
+        iv.threshold_for_quantile(None, 1.5)
+    with pytest.raises(ValueError, match="at least 3"):
+        iv.interval_bins(2)
+
+
+
+def test_fit_intervals_finite_window():
+    """A window of T steps holds fewer long intervals (weight (T − τ)/T); the MLE still recovers
+    the planted exponent."""
+    tau = np.floor(iv.fitting.sample_pareto(2.5, 300_000, xmin=1.0, seed=5)).astype(int)
+    counts = np.bincount(tau[tau < 2000], minlength=2000) * (2000 - np.arange(2000)) / 2000
+    assert iv.fit_intervals(counts, ls_range=(5, 200))["mle"]["alpha"] == pytest.approx(2.5, abs=0.06)
