@@ -38,7 +38,7 @@ import torch.autograd.forward_ad as fwAD
 from . import cache
 from .data import load_dataset
 from .probes import probe_indices
-from .train import (Probe, Run, TrainConfig, _batches, evaluate, log_checkpoints, loss_per_sample, make_model,
+from .train import (Probe, Run, TrainConfig, evaluate, minibatches, log_checkpoints, loss_per_sample, make_model,
                     make_optimizer, progress_bar)
 from .device import resolve_device
 
@@ -415,7 +415,7 @@ def _train_regularised(cfg: RegularisedConfig, dev: torch.device, progress: bool
             metrics.append(measure(model, xtr[probe], seed=tc.seed, intensities=s))
             steps.append(0)
             task_of.append(task)
-        for t, idx in enumerate(_batches(len(data.y_train), tc.batch_size, tc.steps, tc.seed + task, dev)):
+        for t, idx in enumerate(minibatches(len(data.y_train), tc.batch_size, tc.steps, tc.seed + task, dev)):
             x, y = (xtr, data.y_train) if idx is None else (xtr[idx], data.y_train[idx])
             ce = loss_per_sample(tc.loss, model(x), y).mean()
             loss = ce + cfg.penalty * criticality_penalty(model, x[:cfg.n_penalty], seed=tc.seed + t) \

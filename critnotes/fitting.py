@@ -75,14 +75,18 @@ class PowerLawFit:
         beats the power law; if several do, the one with the most negative ``R`` (highest
         likelihood) is returned. ``"power_law"`` only if it significantly beats *every*
         alternative; otherwise ``"undecided"`` (the sign of some ``R`` is not significant:
-        CSN's "moderate support", the usual outcome of power law vs log-normal).
+        CSN's "moderate support", the usual outcome of power law vs log-normal).  A comparison with
+        ``|R| < 1e-6·n_tail`` is a tie, never significant: on 10⁶–10⁸ binned counts the best
+        log-normal can collapse onto the power law (σ → ∞), and Vuong's p is then ~0 for a negligible R.
         """
         if not 0.0 < p_threshold < 1.0:
             raise ValueError(f"p_threshold must lie in (0, 1), got {p_threshold!r}")
-        winners = {k: R for k, (R, p) in self.comparisons.items() if p < p_threshold and R < 0}
+        tie = 1e-6 * max(self.n_tail, 1)
+        sig = {k: (R, p < p_threshold and abs(R) >= tie) for k, (R, p) in self.comparisons.items()}
+        winners = {k: R for k, (R, s) in sig.items() if s and R < 0}
         if winners:
             return min(winners, key=winners.get)
-        if self.comparisons and all(p < p_threshold and R > 0 for R, p in self.comparisons.values()):
+        if self.comparisons and all(s and R > 0 for R, s in sig.values()):
             return "power_law"
         return "undecided"
 

@@ -279,7 +279,7 @@ def train(cfg: TrainConfig, probes: Sequence[Probe] = (), *, device=None, use_ca
     return cache.cached("train", key_parts, lambda: _train(cfg, probes, dev, progress), refresh=refresh)
 
 
-def _batches(n: int, batch_size: int, steps: int, seed: int, device: torch.device):
+def minibatches(n: int, batch_size: int, steps: int, seed: int, device: torch.device):
     """Indices of each mini-batch: shuffled epochs without replacement; ``None`` for full batch."""
     if batch_size == 0 or batch_size >= n:
         for _ in range(steps):
@@ -321,7 +321,7 @@ def _train(cfg: TrainConfig, probes: Sequence[Probe], dev: torch.device, progres
     bar = progress_bar(cfg.steps, f"{cfg.model} {cfg.optimizer} lr={cfg.lr:g} B={cfg.batch_size or 'full'}", progress)
     tick = max(1, cfg.steps // 200)
     steps_done = 0
-    for t, idx in enumerate(_batches(len(y_all), cfg.batch_size, cfg.steps, cfg.seed, dev)):
+    for t, idx in enumerate(minibatches(len(y_all), cfg.batch_size, cfg.steps, cfg.seed, dev)):
         x, y = (x_all, y_all) if idx is None else (x_all[idx], y_all[idx])
         loss = loss_per_sample(cfg.loss, model(x), y).mean()
         opt.zero_grad(set_to_none=False)

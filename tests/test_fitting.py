@@ -281,3 +281,14 @@ def test_bad_input_raises_helpful_errors():
         F.sample_pareto(1.0, 10)
     with pytest.raises(ValueError, match="p_threshold"):
         F.fit_powerlaw(F.sample_pareto(3.0, 1000)).favoured(p_threshold=2)
+
+
+def test_collapsed_lognormal_is_a_tie_not_support():
+    from critnotes.fitting import PowerLawFit
+
+    fit = PowerLawFit(alpha=3.0, alpha_se=0.01, xmin=1.0, ks=0.01, n_tail=10**7, n_total=10**7, method="mle-binned",
+                      comparisons={"lognormal": (0.05, 1e-120), "exponential": (5000.0, 1e-30)})
+    assert fit.favoured() == "undecided"
+    fit = PowerLawFit(alpha=3.0, alpha_se=0.01, xmin=1.0, ks=0.01, n_tail=10**7, n_total=10**7, method="mle-binned",
+                      comparisons={"lognormal": (300.0, 1e-5), "exponential": (5000.0, 1e-30)})
+    assert fit.favoured() == "power_law"
