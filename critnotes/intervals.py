@@ -180,17 +180,26 @@ def interval_bins(length: int, per_decade: int = 10) -> np.ndarray:
     return np.append(k, top + 1) - 0.5
 
 
-def fit_intervals(counts: np.ndarray, ls_range: tuple[float, float] | None = None) -> dict:
-    """Both fits of an interval histogram (``counts[τ]``): the paper's least-squares slope on
-    log-binned densities within ``ls_range``, and the binned MLE power law with its likelihood
-    ratios against log-normal and exponential (Virkar & Clauset)."""
+def fit_intervals(counts: np.ndarray, ls_range: tuple[float, float] | None = None, xmin: float | None = None) -> dict:
+    """Fits of an interval histogram (``counts[τ]``), paper 002 Fig 5.
+
+    ``ls``: the paper's least-squares slope on log-binned densities within ``ls_range``;
+    ``mle``: binned MLE power law on τ ≥ ``xmin`` (default: from the start of ``ls_range``, so both
+    fits start at the same interval) with likelihood ratios against log-normal and exponential
+    (Virkar & Clauset); ``mle_ks``: the same with x_min chosen by the KS distance (CSN) — in a
+    finite window it can land on the cutoff near the window length, where intervals become rare.
+    """
     counts = np.asarray(counts, dtype=float)
     edges = interval_bins(len(counts))
     binned = np.add.reduceat(counts, np.round(edges[:-1] + 0.5).astype(int))
-    mle = fitting.fit_powerlaw_binned(edges, binned)
+    start = xmin if xmin is not None else (ls_range[0] if ls_range and ls_range[0] else 1.0)
+    x0 = float(edges[min(np.searchsorted(edges, start - 0.5), len(edges) - 3)])   # τ ≥ start
+    mle = fitting.fit_powerlaw_binned(edges, binned, xmin=x0)
+    mle_ks = fitting.fit_powerlaw_binned(edges, binned)
     x, p = fitting.log_binned_density(edges=edges, counts=binned)
     ls = fitting.ls_slope(x, p, xrange=ls_range)
-    return {"ls": ls, "mle": mle.as_dict(), "burstiness": burstiness(counts), "x": x, "density": p}
+    return {"ls": ls, "mle": mle.as_dict(), "mle_ks": mle_ks.as_dict(), "burstiness": burstiness(counts),
+            "x": x, "density": p}
 
 
 def burstiness(counts: np.ndarray) -> float:

@@ -78,15 +78,15 @@ def random_trials(model: nn.Module, per_layer: int, seed: int = 0) -> Trials:
     return Trials(np.concatenate(layer), np.concatenate(index))
 
 
-def _check(model, x, y, eps, trials):
-    lins, acts = _linears(model)
+def _check(model, x, y, eps, trials) -> None:
+    """Clear errors for a model that is not an MLP, empty or mismatched data, ε = 0, bad layer indices."""
+    lins, _ = _linears(model)
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"x and y must be non-empty and of equal length, got {len(x)} and {len(y)}")
     if not np.isfinite(eps) or eps == 0:
         raise ValueError(f"eps must be a finite non-zero number, got {eps!r}")
     if len(trials) and (trials.layer.min() < 0 or trials.layer.max() >= len(lins)):
         raise ValueError(f"trial layers must lie in [0, {len(lins)}), got {trials.layer.min()}…{trials.layer.max()}")
-    return lins, acts
 
 
 @torch.no_grad()
@@ -162,7 +162,7 @@ def scan(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, trials:
             h = acts[lj](z) if lj < len(acts) else z
         return loss_per_sample(loss, h, y[rows])
 
-    chunk = max(1, max_rows // n)
+    chunk = max(1, max_rows // (n * len(signs)))
     for li in np.unique(trials.layer):
         lin = lins[li]
         n_out, n_in = lin.weight.shape
@@ -174,17 +174,17 @@ def scan(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, trials:
             unit = torch.where(is_w, idx // n_in, idx - n_out * n_in)
             col = torch.where(is_w, idx % n_in, 0)
             xin = torch.where(is_w[None, :], inputs[li][:, col], 1.0)  # (n, K) = ∂z_unit/∂θ
-            z_old = pre[li][:, unit]
-            for si, s in enumerate(signs):
-                dz = (s * eps) * xin
-                # the (sample, trial) pairs whose unit output really changes
-                moved = acts[li](z_old + dz) != acts[li](z_old) if li < len(acts) else dz != 0
-                rows, kk = moved.nonzero(as_tuple=True)
-                if len(rows) == 0:
-                    continue
-                diff = tail_loss(int(li), rows, unit[kk], dz[rows, kk]) - base[rows]
-                acc = torch.zeros(len(ks), dtype=dtype, device=diff.device).index_add_(0, kk, diff)
-                out[si, ks] = (acc / n).cpu().numpy()
+            # all signs at once: column s·K + k is trial k with sign s
+            units = unit.repeat(len(signs))
+            z_old = pre[li][:, units]
+            dz = torch.cat([(s * eps) * xin for s in signs], dim=1)
+            # the (sample, trial) pairs whose unit output really changes
+            moved = acts[li](z_old + dz) != acts[li](z_old) if li < len(acts) else dz != 0
+            rows, kk = moved.nonzero(as_tuple=True)
+            acc = torch.zeros(len(signs) * len(ks), dtype=dtype, device=x.device)
+            if len(rows):
+                acc.index_add_(0, kk, tail_loss(int(li), rows, units[kk], dz[rows, kk]) - base[rows])
+            out[:, ks] = (acc / n).view(len(signs), len(ks)).cpu().numpy()
     return out
 
 
