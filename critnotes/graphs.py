@@ -19,6 +19,7 @@ thresholding ``|C_ij| > C_th`` (``i != j``) gives the NCG.  Definitions used thr
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import networkx as nx
 import numpy as np
@@ -238,5 +239,7 @@ def activity_order(activity, *, n_pcs: int = 64, n_clusters: int = 30, locality:
     n_pcs = int(min(n_pcs, live.size - 1, x.shape[0] - 1))
     n_clusters = int(min(n_clusters, live.size // 2))
     model = Rastermap(n_PCs=n_pcs, n_clusters=max(n_clusters, 2), locality=locality, verbose=False)
-    model.fit(x[:, live].T.copy())
+    with warnings.catch_warnings():      # <= 50 neurons: rastermap sorts them directly, as intended
+        warnings.filterwarnings("ignore", message="data has <= 50 samples")
+        model.fit(x[:, live].T.copy())
     return np.concatenate([live[model.isort], dead])
