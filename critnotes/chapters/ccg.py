@@ -65,6 +65,8 @@ class CCGResults:
     output_overlap: np.ndarray      # (10,) overlap of the output neuron's activity x∈T vs x∉T
     grid: list                      # per sweep run: dict(width, M, lr, gamma, test_acc, nv, ne) or failure
     dense_edges: int
+    sample_loss: np.ndarray         # (N,) per-sample training loss L_k at the end of the shared run
+    sample_labels: np.ndarray       # (N,) their digits
 
 
 def sweep_point(cfg_params) -> dict:
@@ -141,8 +143,9 @@ def run(cfg: CCGConfig, device=None, progress: bool = True) -> CCGResults:
                  desc="CCG grid", progress=progress)
     grid = [({"failed": g.error} if isinstance(g, Failed) else g) for g in grid]
     dense_edges = int(sum(w.size for w, _ in layers[1:]))
+    sl = res.probes["sample_loss"]
     return CCGResults(cfg, graphs, layers, rec.layer_sizes, rec.activity[-1], rec.labels, evaluation, aucs, features,
-                      rec.steps, cost_t, cost_end, aging, overlap, grid, dense_edges)
+                      rec.steps, cost_t, cost_end, aging, overlap, grid, dense_edges, sl.losses[-1], sl.labels)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -282,6 +285,24 @@ def plot_accuracy(res: CCGResults, split: str = "test", ax=None):
     ax.set_xlabel("digit")
     ax.set_ylabel(f"{split} accuracy")
     ax.legend(fontsize=7)
+    return fig
+
+
+def plot_sample_loss(res: CCGResults, ax=None):
+    """Distribution of the per-sample training loss L_k for x_k ∈ T, one curve per digit task T — Fig 5d."""
+    fig, ax = axes(ax, figsize=(5.5, 3.5))
+    pos = res.sample_loss[res.sample_loss > 0]
+    edges = np.geomspace(max(pos.min(), 1e-12), pos.max() * 1.01, 40)
+    cmap = plt.get_cmap("tab10")
+    for d in range(10):
+        x = res.sample_loss[(res.sample_labels == d) & (res.sample_loss > 0)]
+        h, _ = np.histogram(x, bins=edges, density=True)
+        centres = np.sqrt(edges[1:] * edges[:-1])
+        ax.loglog(centres[h > 0], h[h > 0], "-", color=cmap(d), lw=1, label=f"{d} (median {np.median(x):.1e})")
+    ax.set_xlabel("per-sample training loss L_k (nats)")
+    ax.set_ylabel("p(L) (1/nats)")
+    ax.set_title("per-sample loss for x ∈ T, by digit task T")
+    ax.legend(fontsize=6, ncol=2)
     return fig
 
 
