@@ -55,3 +55,31 @@ def ledger_html(results: list[ChapterResult]) -> str:
     return ("<table class='critnotes-ledger'><thead><tr><th>chapter</th><th>claim</th><th>paper</th>"
             "<th>measured here</th><th>agrees?</th><th>profile</th></tr></thead><tbody>"
             + "".join(rows) + "</tbody></table>")
+
+
+def summary_text(counts: dict[str, dict[str, int]]) -> str:
+    """The ledger's headline and one line per chapter, from :func:`tally`."""
+    total = {k: sum(t[k] for t in counts.values()) for k in ("agrees", "differs", "no number")}
+    lines = [f"{sum(total.values())} claims: {total['agrees']} agree with the paper, {total['differs']} differ, "
+             f"{total['no number']} have no paper number to compare with."]
+    lines += [f"  {c:28s} agree {t['agrees']:3d}   differ {t['differs']:3d}   no number {t['no number']:3d}"
+              for c, t in counts.items()]
+    return "\n".join(lines)
+
+
+def plot_tally(counts: dict[str, dict[str, int]], profile: str = "", ax=None):
+    """Stacked bars of agree / differ / no-number claims per chapter (the ledger page's summary figure)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.35 * max(len(counts), 1) + 1.2), constrained_layout=True)
+    names = list(counts)[::-1]
+    left = [0] * len(names)
+    for key, colour in [("agrees", "#1a7f37"), ("differs", "#cf222e"), ("no number", "#9e9e9e")]:
+        vals = [counts[n][key] for n in names]
+        ax.barh(names, vals, left=left, color=colour, label=key)
+        left = [a + b for a, b in zip(left, vals)]
+    ax.set_xlabel("number of claims")
+    ax.set_title(f"Claims per chapter (profile {profile})" if profile else "Claims per chapter")
+    ax.legend(loc="lower right", fontsize=8)
+    return ax.figure

@@ -28,3 +28,12 @@ def test_gather_uses_saved_results_and_reruns_missing_or_other_profile(tmp_path,
     assert html.count("<tr>") == 1 + 3 and "maxent.x" in html and "✘ differs" in html
     # what was re-run is saved for next time
     assert ledger.gather("ci", folder=tmp_path, run_missing=False)[1].claims[0].agrees is False
+
+
+def test_summary_text_and_plot_count_every_claim():
+    counts = {"updates": {"agrees": 2, "differs": 1, "no number": 0}, "ccg": {"agrees": 0, "differs": 0, "no number": 3}}
+    text = ledger.summary_text(counts)
+    assert text.splitlines()[0] == "6 claims: 2 agree with the paper, 1 differ, 3 have no paper number to compare with."
+    fig = ledger.plot_tally(counts, "ci")
+    widths = sorted(round(p.get_width()) for p in fig.axes[0].patches)
+    assert widths == [0, 0, 0, 1, 2, 3] and "ci" in fig.axes[0].get_title()
