@@ -246,14 +246,6 @@ def run(cfg: UpdatesConfig, device=None, progress: bool = True) -> UpdatesResult
 # --------------------------------------------------------------------------------------------------
 # claims
 # --------------------------------------------------------------------------------------------------
-def lognormal_is_powerlaw(fit) -> bool:
-    """The best log-normal *is* the power law (σ → large): |R vs log-normal| < 10⁻⁶ per tail count.
-
-    The Vuong p-value is then ~0 for a negligible R (the per-count differences have ~no variance), so
-    a "power_law" verdict over the log-normal means "not worse", not "better"."""
-    return abs(fit.comparisons["lognormal"][0]) < 1e-6 * max(fit.n_tail, 1)
-
-
 def rejected(fit) -> bool:
     """True when a likelihood-ratio test significantly prefers log-normal or exponential."""
     return fit.favoured(P_SIGNIFICANT) in ("lognormal", "exponential")
@@ -272,7 +264,7 @@ def fit_detail(r: RunAnalysis, w: int) -> dict:
                 "R_vs_lognormal": f.comparisons["lognormal"][0], "p_vs_lognormal": f.comparisons["lognormal"][1],
                 "R_vs_exponential": f.comparisons["exponential"][0],
                 "p_vs_exponential": f.comparisons["exponential"][1], "favoured": f.favoured(P_SIGNIFICANT),
-                "lognormal_sigma": f.details["lognormal"]["sigma"], "lognormal_is_powerlaw": lognormal_is_powerlaw(f),
+                "lognormal_sigma": f.details["lognormal"]["sigma"],
                 "ls_alpha": None if ls is None else ls["alpha"], "ls_xrange": None if ls is None else ls["xrange"]}
 
 
@@ -361,15 +353,8 @@ def stage_losses(res: UpdatesResults) -> dict[str, list[float]]:
             for k, r in res.runs.items()}
 
 
-def _verdict(fit) -> str:
-    v = fit.favoured(P_SIGNIFICANT)
-    return "PL≈LN" if v == "power_law" and lognormal_is_powerlaw(fit) else v
-
-
 def fit_table(res: UpdatesResults) -> str:
-    """A plain-text table of every (run, stage): MLE α ± se, x_min, tail share, KS, LR tests, verdict, LS α.
-
-    Verdict ``PL≈LN``: the power law beats the exponential and the best log-normal degenerates into it."""
+    """A plain-text table of every (run, stage): MLE α ± se, x_min, tail share, KS, LR tests, verdict, LS α."""
     rows = [f"{'run':20s} {'stage':>13s} {'MLE α':>12s} {'x_min':>9s} {'tail':>7s} {'KS':>6s} "
             f"{'R vs LN (p)':>17s} {'R vs exp (p)':>17s} {'verdict':>11s} {'LS α':>6s}"]
     for key, r in res.runs.items():
@@ -381,7 +366,7 @@ def fit_table(res: UpdatesResults) -> str:
             (rl, pl), (re_, pe) = f.comparisons["lognormal"], f.comparisons["exponential"]
             rows.append(f"{key:20s} {win:>13s} {f.alpha:6.2f}±{f.alpha_se:<5.2f} {f.xmin:9.2e} "
                         f"{f.n_tail / f.n_total:7.1%} {f.ks:6.3f} {rl:10.3g} ({pl:.2f}) {re_:10.3g} ({pe:.2f}) "
-                        f"{_verdict(f):>11s} {'—' if ls is None else format(ls['alpha'], '6.2f')}")
+                        f"{f.favoured(P_SIGNIFICANT):>11s} {'—' if ls is None else format(ls['alpha'], '6.2f')}")
     return "\n".join(rows)
 
 
@@ -437,7 +422,7 @@ def plot_distribution(res: UpdatesResults, key: str = "mlp-small", stage: int | 
                 k = np.searchsorted(x, f.xmin)
                 y0 = p[min(k, len(p) - 1)]
                 powerlaw_guide(ax, f.alpha, f.xmin, y0, e[-1], color=col, ls="-",
-                               label=f"MLE α={f.alpha:.2f} ({_verdict(f)})")
+                               label=f"MLE α={f.alpha:.2f} ({f.favoured(P_SIGNIFICANT)})")
                 if ls is not None:
                     x0, x1 = ls["xrange"]
                     powerlaw_guide(ax, ls["alpha"], x0, 10 ** (ls["intercept"] + ls["slope"] * np.log10(x0)), x1,
