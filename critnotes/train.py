@@ -220,15 +220,16 @@ def flatten_parameters_(model: nn.Module) -> tuple[torch.Tensor, list[LayerSlice
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "ce",
              batch: int = 4096) -> tuple[float, float]:
-    """Mean loss and accuracy of ``model`` on ``(x, y)`` (eval mode, batched)."""
-    losses = per_sample_losses(model, x, y, loss, batch)
-    correct = 0
+    """Mean loss and accuracy of ``model`` on ``(x, y)`` (eval mode, batched, one forward pass)."""
     was = model.training
     model.eval()
+    total, correct = 0.0, 0
     for i in range(0, len(y), batch):
-        correct += (model(x[i:i + batch]).argmax(1) == y[i:i + batch]).sum().item()
+        logits, yb = model(x[i:i + batch]), y[i:i + batch]
+        total += float(loss_per_sample(loss, logits, yb).sum())
+        correct += int((logits.argmax(1) == yb).sum())
     model.train(was)
-    return float(losses.mean()), correct / max(len(y), 1)
+    return total / max(len(y), 1), correct / max(len(y), 1)
 
 
 @torch.no_grad()
