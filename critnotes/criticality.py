@@ -35,7 +35,7 @@ from scipy import optimize
 from torch import nn
 import torch.autograd.forward_ad as fwAD
 
-from . import cache
+from . import cache, models
 from .data import load_dataset
 from .probes import probe_indices
 from .train import (Probe, Run, TrainConfig, evaluate, minibatches, log_checkpoints, loss_per_sample, make_model,
@@ -392,7 +392,8 @@ def train_regularised(cfg: RegularisedConfig, *, device=None, progress: bool = T
     """Train with loss = CE + β·:func:`criticality_penalty` over permuted-MNIST tasks (cached by config)."""
     cfg.validate()
     dev = resolve_device(device)
-    return cache.cached("criticality-regularised", (cfg, dev.type), lambda: _train_regularised(cfg, dev, progress))
+    return cache.cached("criticality-regularised", (cfg, dev.type), lambda: _train_regularised(cfg, dev, progress),
+                        code=(_train_regularised, make_model, models, load_dataset, resolve_device), expect=RegularisedResult)
 
 
 def _train_regularised(cfg: RegularisedConfig, dev: torch.device, progress: bool) -> RegularisedResult:

@@ -277,7 +277,8 @@ def train(cfg: TrainConfig, probes: Sequence[Probe] = (), *, device=None, use_ca
     if not use_cache:
         return _train(cfg, probes, dev, progress)
     key_parts = (cfg, [(type(p).__name__, p) for p in probes], dev.type)
-    return cache.cached("train", key_parts, lambda: _train(cfg, probes, dev, progress), refresh=refresh)
+    return cache.cached("train", key_parts, lambda: _train(cfg, probes, dev, progress), refresh=refresh, expect=TrainResult,
+                        code=(_train, build_model, load_dataset, resolve_device, *map(type, probes)))
 
 
 def minibatches(n: int, batch_size: int, steps: int, seed: int, device: torch.device):

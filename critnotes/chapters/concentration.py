@@ -112,7 +112,7 @@ def grid_cell(args) -> dict:
                 "gamma": cfg.gamma, "diverged": bool(res.diverged), "steps": rec.steps, "losses": rec.losses,
                 "series": ser, "final_crit": float(end), "train_acc": res.train_acc}
 
-    return cache.cached("concentration-cell", (cfg, b, relative), compute)
+    return cache.cached("concentration-cell", (cfg, b, relative), compute, code=(compute, conc), expect=dict)
 
 
 def _slices(res, cfg: ConcentrationConfig) -> tuple[dict, dict]:

@@ -84,7 +84,7 @@ def flux_cell(args) -> dict:
         return {"width": cfg.width, "M": cfg.n_neurons, "lr": cfg.lr, "gamma": cfg.gamma,
                 "diverged": bool(res.diverged), "flux_loss": fl, "flux_weight": fw}
 
-    out = dict(cache.cached("flux-cell", (cfg, nb_l, nb_w), compute))
+    out = dict(cache.cached("flux-cell", (cfg, nb_l, nb_w), compute, code=(compute, flux), expect=dict))
     out["final_crit"] = ch7.grid_cell((cfg, b, relative))["final_crit"]
     return out
 

@@ -133,7 +133,8 @@ def _scan(cfg: RuggednessConfig, epochs: int, eps: float, device, progress: bool
         trials = landscape.random_trials(r.model(), cfg.per_layer, cfg.seed)
         return landscape.scan(r.model(), data.x_train.to(dev), data.y_train.to(dev), eps, trials)
 
-    return cache.cached("ruggedness-scan", (tcfg, cfg.per_layer, cfg.seed, float(eps)), compute)
+    return cache.cached("ruggedness-scan", (tcfg, cfg.per_layer, cfg.seed, float(eps)), compute,
+                        code=(compute, landscape), expect=np.ndarray)
 
 
 def run(cfg: RuggednessConfig, device=None, progress: bool = True) -> RuggednessResults:
