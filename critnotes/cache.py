@@ -122,12 +122,16 @@ def _module_of(obj: Any):
 
 
 def _source_hash(mod) -> str:
+    """SHA-256 of a module's source file as it is on disk now (read directly: no stale line cache)."""
     try:
-        src = inspect.getsource(mod)
+        path = inspect.getsourcefile(mod)
+        if path is None:
+            raise OSError("no source file")
+        src = Path(path).read_bytes()
     except (OSError, TypeError) as e:
         raise TypeError(f"cannot fingerprint module {mod.__name__!r}: its source is not available ({e}); "
                         f"define the code in a .py module, or run without the cache") from None
-    return hashlib.sha256(src.encode()).hexdigest()
+    return hashlib.sha256(src).hexdigest()
 
 
 def _module_hashes(objs: Iterable[Any]) -> dict[str, str]:
