@@ -24,10 +24,11 @@ disk) is returned with a warning instead of being lost.
 with mode 0o700, and on POSIX a cache folder, kind folder or entry that is group- or
 world-writable, or owned by another user, raises :class:`CacheSecurityError` before anything is
 loaded.  To share a cache on a course's JupyterHub, give each user their own folder (the default
-``~/.cache/critnotes`` is per user); an instructor may pre-fill a read-only cache, which students
-copy into their own folder (``cp -r /srv/course/critnotes-cache ~/.cache/critnotes``) — pointing
-``$CRITNOTES_CACHE`` at the instructor's folder itself is refused by design.  (On Windows the
-permission checks are skipped.)
+``~/.cache/critnotes`` is per user); an instructor may pre-fill a cache that others can read but not
+write, which students copy into their own folder (``cp -r /srv/course/critnotes-cache
+~/.cache/critnotes && chmod -R go-w ~/.cache/critnotes``) — pointing ``$CRITNOTES_CACHE`` at the
+instructor's folder itself is refused by design.  On Windows the permission checks are skipped
+(POSIX mode bits and owners do not apply there).
 
 **Interrupted writes.**  An entry is written to ``.tmp-<host>-<pid>-<random>`` in its folder and
 moved into place with :func:`os.replace`, so a killed run never leaves a half-written entry; the
