@@ -142,7 +142,11 @@ def _module_hashes(objs: Iterable[Any]) -> dict[str, str]:
 
 def code_fingerprint(objs: Iterable[Any]) -> str:
     """SHA-256 of the source of the modules defining ``objs`` (modules, classes or functions; deduped)."""
-    return hashlib.sha256(json.dumps(_module_hashes(objs), sort_keys=True).encode()).hexdigest()
+    return _fingerprint(_module_hashes(objs))
+
+
+def _fingerprint(hashes: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
 
 
 @functools.lru_cache(maxsize=None)
@@ -339,9 +343,8 @@ def cached(kind: str, cfg: Any, compute: Callable[[], Any], *, code: Iterable[An
     root = _prepare(kind)
     if root is None:
         return compute()
-    code = list(code)
     modules = _module_hashes(code)
-    text = key_text(kind, cfg, {"code": code_fingerprint(code), **_versions()})
+    text = key_text(kind, cfg, {"code": _fingerprint(modules), **_versions()})
     key = hashlib.sha256(text.encode()).hexdigest()[:20]
     if not refresh:
         obj, head = _load(root, kind, key, text, expect)
