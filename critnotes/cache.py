@@ -231,8 +231,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:     # it exists but belongs to another user
+        pass
     return True
 
 
@@ -290,6 +290,8 @@ def _load(root: Path, kind: str, key: str, text: str, expect):
         if not data.startswith(MAGIC) or nl < 0:
             raise ValueError
         head = json.loads(data[len(MAGIC):nl])
+        if not isinstance(head, dict):
+            raise ValueError
     except ValueError:
         return bad("not a critnotes cache entry (no header; an old format or a foreign file)")
     if head.get("format") != FORMAT_VERSION:
