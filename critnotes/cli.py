@@ -12,38 +12,88 @@ import time
 import traceback
 from pathlib import Path
 
-from .config import PROFILE_ENV, PROFILE_HELP, PROFILE_NAMES, ConfigError
+from .config import PROFILE_ENV, PROFILE_HELP, PROFILE_NAMES, get_profile
+from .device import DEVICE_ENV
 from .results import claims_markdown, load_results, results_dir
 
 
-def _reproduce(args) -> int:
-    from .chapters import CHAPTERS, available, reproduce
+class InputError(ValueError):
+    """Bad command-line input or environment, found before any compute (exit code 2)."""
 
-    os.environ[PROFILE_ENV] = args.profile
-    ids = available() if args.chapter == "all" else [args.chapter]
+
+def _check_out(raw: str) -> Path:
+    """``--out`` as a folder that exists and is writable, or can be created; nothing is created here."""
+    if not raw.strip():
+        raise InputError("--out is empty; give a folder for the <chapter>.json results")
+    out = Path(raw).expanduser()
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {raw!r} is an existing file, not a folder; give a folder for the results")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"--out {raw!r} cannot be created: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        what = "is not writable" if parent == out else f"cannot be created: {parent} is not writable"
+        raise InputError(f"--out {raw!r} {what}; choose a folder you can write to")
+    return out
+
+
+def _check_reproduce_inputs(args) -> tuple[list[str], str, str, Path]:
+    """Chapters, profile, device and output folder of ``reproduce``, every input checked before compute."""
+    from .chapters import CHAPTERS, available, chapter_module
+    from .device import resolve_device
+    from .sweeps import default_jobs
+    from .train import progress_mode
+
     if args.chapter != "all" and args.chapter not in CHAPTERS:
-        print(f"error: unknown chapter {args.chapter!r}; choose one of: {', '.join(CHAPTERS)}, all", file=sys.stderr)
+        raise InputError(f"unknown chapter {args.chapter!r}; choose one of: {', '.join(CHAPTERS)}, all")
+    try:
+        profile = get_profile(args.profile)
+        device = str(resolve_device(args.device))
+        default_jobs()
+        progress_mode()
+        if args.chapter != "all":
+            chapter_module(args.chapter)
+    except (ValueError, NotImplementedError) as exc:
+        raise InputError(str(exc)) from None
+    ids = available() if args.chapter == "all" else [args.chapter]
+    return ids, profile, device, _check_out(args.out)
+
+
+def _reproduce(args) -> int:
+    from .chapters import reproduce
+
+    try:
+        ids, profile, device, out = _check_reproduce_inputs(args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    out = Path(args.out)
+    os.environ[PROFILE_ENV] = profile
     failed = []
     for cid in ids:
         t0 = time.perf_counter()
-        print(f"[critnotes] reproducing {cid} (profile {args.profile}, device {args.device}) …", file=sys.stderr)
+        print(f"[critnotes] reproducing {cid} (profile {profile}, device {device}) …", file=sys.stderr)
         try:
-            res = reproduce(cid, profile=args.profile, device=args.device, progress=not args.quiet)
-        except (NotImplementedError, ConfigError, ValueError, RuntimeError) as exc:
-            if args.chapter != "all":
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
+            res = reproduce(cid, profile=profile, device=device, progress=not args.quiet)
+        except Exception:
             traceback.print_exc()
+            print(f"[critnotes] {cid}: failed (traceback above)", file=sys.stderr)
             failed.append(cid)
             continue
-        path = res.save(out)
+        try:
+            path = res.save(out)
+        except Exception:
+            traceback.print_exc()
+            print(f"[critnotes] {cid}: could not save to {out}; its claims follow on stdout", file=sys.stderr)
+            print(claims_markdown([res]))
+            failed.append(cid)
+            continue
         n_ok = sum(c.agrees is True for c in res.claims)
         print(f"[critnotes] {cid}: {len(res.claims)} claims ({n_ok} agree) in {time.perf_counter() - t0:.0f} s "
               f"→ {path}", file=sys.stderr)
     if failed:
-        print(f"[critnotes] failed chapters: {', '.join(failed)}", file=sys.stderr)
+        print(f"[critnotes] {len(failed)} of {len(ids)} chapter(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
 
@@ -88,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("reproduce", help="run a chapter's experiments headless and write <out>/<chapter>.json")
     p.add_argument("chapter", help="chapter id or 'all'")
-    p.add_argument("--profile", default=os.environ.get(PROFILE_ENV, "quick"), choices=PROFILE_NAMES)
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (CUDA when present)")
+    p.add_argument("--profile", choices=PROFILE_NAMES, help=f"default: ${PROFILE_ENV}, else quick")
+    p.add_argument("--device", help=f"auto (CUDA when present), cpu, cuda, cuda:N or mps (default: ${DEVICE_ENV}, "
+                                    "else auto)")
     p.add_argument("--out", default=str(results_dir()), help="folder for <chapter>.json (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_reproduce)

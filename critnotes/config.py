@@ -37,7 +37,7 @@ def get_profile(profile: str | None = None) -> str:
     name = name.strip().lower()
     if name not in PROFILE_NAMES:
         choices = ", ".join(f"'{p}' ({PROFILE_HELP[p]})" for p in PROFILE_NAMES)
-        src = "argument" if profile is not None else f"${PROFILE_ENV}"
+        src = "argument" if profile is not None else f"${PROFILE_ENV}; fix or unset it"
         raise ConfigError(f"unknown profile {name!r} (from {src}); choose one of: {choices}")
     return name
 

@@ -7,27 +7,28 @@ run cache when the chapter was executed before).  Nothing in it is typed by hand
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .chapters import CHAPTERS, available, reproduce
 from .config import get_profile
-from .results import ChapterResult, claim_row_html, results_dir
+from .results import ChapterResult, claim_row_html, read_result, results_dir
 
 
 def gather(profile: str | None = None, folder=None, run_missing: bool = True,
            progress: bool = False) -> list[ChapterResult]:
-    """One :class:`ChapterResult` per written chapter (book order) for ``profile``."""
+    """One :class:`ChapterResult` per written chapter (book order) for ``profile``.
+
+    A ``<chapter>.json`` that is not a valid chapter result is skipped with a warning (and re-run when
+    ``run_missing``); other JSON files in ``folder`` are not read.
+    """
     profile = get_profile(profile)
     folder = Path(folder or results_dir())
     out = []
     for cid in available():
         path = folder / f"{cid}.json"
-        res = None
-        if path.exists():
-            res = ChapterResult.from_dict(json.loads(path.read_text()))
-            if res.profile != profile:
-                res = None
+        res = read_result(path) if path.exists() else None   # a malformed file: warned about, re-run
+        if res is not None and res.profile != profile:
+            res = None
         if res is None and run_missing:
             res = reproduce(cid, profile=profile, progress=progress)
             res.save(folder)

@@ -50,8 +50,14 @@ def _call(fn: Callable, cfg: Any) -> Any:
 
 
 def default_jobs() -> int:
-    raw = os.environ.get(JOBS_ENV)
-    return int(raw) if raw else 1
+    """Parallel sweep workers from ``$CRITNOTES_JOBS`` (1 when unset); a clear error unless an integer ≥ 1."""
+    raw = os.environ.get(JOBS_ENV, "").strip()
+    if not raw:
+        return 1
+    if not raw.isdecimal() or int(raw) < 1:
+        raise ValueError(f"${JOBS_ENV} must be a whole number of parallel workers ≥ 1, not {raw!r}; "
+                         f"fix or unset ${JOBS_ENV} (unset means 1)")
+    return int(raw)
 
 
 def sweep(fn: Callable[[Any], Any], configs: Sequence[Any] | Iterable[Any], *, n_jobs: int | None = None,

@@ -250,15 +250,21 @@ def log_checkpoints(steps: int, n: int = 30, include_zero: bool = True) -> list[
     return ([0] if include_zero else []) + pts
 
 
+def progress_mode() -> str:
+    """``$CRITNOTES_PROGRESS`` (``text`` when unset), checked to be ``text``, ``widget`` or ``off``."""
+    mode = os.environ.get(PROGRESS_ENV, "text").strip().lower()
+    if mode not in ("text", "widget", "off"):
+        raise ValueError(f"${PROGRESS_ENV} must be 'text', 'widget' or 'off', not {mode!r}")
+    return mode
+
+
 def progress_bar(total: int, desc: str, enabled: bool = True):
     """A tqdm progress bar on stderr.
 
     ``$CRITNOTES_PROGRESS``: ``text`` (default; plain text, which the static book strips with the rest
     of stderr), ``widget`` (a notebook widget bar), or ``off``.
     """
-    mode = os.environ.get(PROGRESS_ENV, "text").lower()
-    if mode not in ("text", "widget", "off"):
-        raise ValueError(f"${PROGRESS_ENV} must be 'text', 'widget' or 'off', not {mode!r}")
+    mode = progress_mode()
     if mode == "widget" and enabled:
         from tqdm.auto import tqdm
         return tqdm(total=total, desc=desc, mininterval=0.5)
