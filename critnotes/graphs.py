@@ -37,7 +37,10 @@ __all__ = [
 def correlation_matrix(activity) -> np.ndarray:
     """Pearson correlation ``C`` (M, M) of neurons from activity ``(n_samples, M)`` (Fig 1a "CM").
 
-    Constant neurons get a zero row/column (diagonal 0); active ones have ``C_ii = 1``.
+    The one owner of neuron–neuron correlation in the package.  Convention for silent neurons (standard
+    deviation <= 1e-12 × the largest one, e.g. dead ReLUs): they correlate with nothing, a zero row and
+    column *including the diagonal*, so ``np.diag(C) > 0`` marks the active neurons (``C_ii = 1``) and no
+    NaN ever appears (``np.corrcoef`` would give NaN rows).
     """
     x = np.asarray(activity, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2:

@@ -136,3 +136,17 @@ def test_prediction_entropy():
     assert graphs.prediction_entropy(np.array([[100.0, 0, 0]])) == pytest.approx(0.0, abs=1e-12)
     p = np.array([0.5, 0.25, 0.25])
     assert graphs.prediction_entropy(np.log(p)[None]) == pytest.approx(-(p * np.log(p)).sum())
+
+
+def test_silent_neuron_convention_is_shared_by_every_correlation_user():
+    from critnotes import connectivity_stats as cs
+    from critnotes import criticality as crit
+    rng = np.random.default_rng(1)
+    x = np.column_stack([rng.normal(size=(300, 4)), np.full(300, 3.0)])  # neuron 4 is silent
+    x[:, 1] += x[:, 0]
+    c = graphs.correlation_matrix(x)
+    assert np.isfinite(c).all() and c[4, 4] == 0 and np.diag(c)[:4] == pytest.approx(1.0)
+    ref = np.corrcoef(x[:, :4].T)                                        # the live block, by numpy
+    np.testing.assert_allclose(cs.abs_correlations(x), np.abs(ref[np.triu_indices(4, 1)]), atol=1e-12)
+    off = ref - np.eye(4)
+    assert crit.correlation_frobenius(x[None])[0] == pytest.approx(np.sqrt((off ** 2).sum()), rel=1e-12)

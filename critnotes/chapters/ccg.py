@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .. import ccg, fitting
+from .. import ccg, fitting, graphs
 from ..config import chapter_config
 from ..data import MNIST_ATTRIBUTION, load_dataset
 from ..plotting import axes
@@ -319,8 +319,7 @@ def plot_ordered(res: CCGResults, ax=None):
     ax[0].imshow(z.T, aspect="auto", cmap="gray_r", vmin=0, vmax=2.5, interpolation="nearest")
     ax[0].set_xlabel("probe sample (sorted by digit)")
     ax[0].set_ylabel("neuron (CCG order)")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        c = np.nan_to_num(np.corrcoef(a.T))
+    c = graphs.correlation_matrix(a)
     im = ax[1].imshow(c, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
     for axx in ax:
         for s in starts:
