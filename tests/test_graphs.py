@@ -124,7 +124,7 @@ def test_spectrum_exponent_planted():
     d = np.sqrt(np.diag(cov))
     eigs = np.sort(np.linalg.eigvalsh(cov))[::-1]
     fit = graphs.spectrum_exponent(eigs, rank_range=(2, 50))
-    assert fit["alpha"] == pytest.approx(alpha, abs=0.02)
+    assert -fit.slope == pytest.approx(alpha, abs=0.02) and fit.x_range == (2.0, 50.0)
     c = cov / np.outer(d, d)
     assert graphs.eigen_spectrum(c).sum() == pytest.approx(n)
     ev = graphs.explained_variance([3.0, 1.0], n=3)
