@@ -38,6 +38,8 @@ from scipy.stats import rankdata
 import torch
 from torch import nn
 
+from . import fitting
+
 __all__ = ["CCGParams", "CCG", "network_layers", "forward_layers", "split_activity", "task_snr",
            "extract_ccg", "extract_all", "ccg_output", "layer_means", "auc", "union_masks", "masked_model",
            "feature_map", "membership_order", "coupling_cost", "aging_fit", "overlap"]
@@ -319,20 +321,15 @@ def coupling_cost(g: CCG, acts: list[np.ndarray], layers: Layers, labels) -> np.
     return e / g.n_edges
 
 
-def aging_fit(steps, cost) -> dict:
-    """Least-squares fit ``E_G(t) = c − α ln t`` over the checkpoints with t ≥ 1 (Fig 5m):
-    ``{"alpha", "intercept", "r2", "n"}`` (α > 0: cost decreasing logarithmically)."""
+def aging_fit(steps, cost) -> fitting.LineFit:
+    """Least-squares fit ``E_G(t) = c − α ln t`` over the checkpoints with t ≥ 1 (Fig 5m): a
+    :class:`~critnotes.fitting.LineFit` of E_G on ln t, α = −slope (α > 0: logarithmic decrease)."""
     t = np.asarray(steps, dtype=float)
     y = np.asarray(cost, dtype=float)
     sel = (t >= 1) & np.isfinite(y)
     if sel.sum() < 3:
         raise ValueError("the aging fit needs at least three checkpoints with t >= 1")
-    x = np.log(t[sel])
-    slope, intercept = np.polyfit(x, y[sel], 1)
-    resid = y[sel] - (slope * x + intercept)
-    ss = float(np.sum((y[sel] - y[sel].mean()) ** 2))
-    return {"alpha": float(-slope), "intercept": float(intercept),
-            "r2": 1.0 - float(np.sum(resid ** 2)) / ss if ss > 0 else 1.0, "n": int(sel.sum())}
+    return fitting.linear_fit(t[sel], y[sel], log_x=True)
 
 
 def overlap(a_in, a_out, bins: int = 50) -> float:

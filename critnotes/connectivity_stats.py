@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, hessian, vmap
 
-from . import fitting
+from . import fitting, graphs
 from .train import TrainResult, loss_per_sample, per_sample_losses
 
 __all__ = ["model_at", "abs_correlations", "time_weights", "trajectory_stats", "irreversibility",
@@ -47,14 +47,16 @@ def model_at(result: TrainResult, t: int) -> nn.Module:
 
 def abs_correlations(activity: np.ndarray) -> np.ndarray:
     """|C_ij| for i < j of the Pearson correlation between neurons (columns of ``activity`` (n, M));
-    neurons that never vary on the probe set (dead ReLUs) are left out.  Paper 003 Fig 4a."""
+    neurons that never vary on the probe set (dead ReLUs; zero diagonal in
+    :func:`critnotes.graphs.correlation_matrix`) are left out.  Paper 003 Fig 4a."""
     a = np.asarray(activity, dtype=float)
     if a.ndim != 2:
         raise ValueError(f"activity must be (samples, neurons), got shape {a.shape}")
-    live = a.std(0) > 1e-12
+    c = graphs.correlation_matrix(a)
+    live = np.diag(c) > 0
     if live.sum() < 2:
         raise ValueError("fewer than two neurons vary on the probe set; no correlations to compute")
-    c = np.corrcoef(a[:, live].T)
+    c = c[np.ix_(live, live)]
     return np.abs(c[np.triu_indices_from(c, 1)])
 
 
@@ -199,10 +201,10 @@ def connection_table(model: nn.Module) -> ConnectionTable:
 def classify_connections(table: ConnectionTable, corr_mid: np.ndarray, corr_end: np.ndarray,
                          c_th: float = 0.5) -> dict:
     """Boolean masks over ``table``: ``critical`` (C_ij ≥ c_th at the end), ``redundant`` (C_ij ≥ c_th
-    at the transition but not at the end) and ``noncritical`` (the rest).  NaN correlations (silent
-    neurons) count as below threshold."""
-    c_mid = np.nan_to_num(corr_mid[table.pre, table.post], nan=0.0)
-    c_end = np.nan_to_num(corr_end[table.pre, table.post], nan=0.0)
+    at the transition but not at the end) and ``noncritical`` (the rest).  ``corr_*`` from
+    :func:`critnotes.graphs.correlation_matrix` (silent neurons: C = 0, below threshold)."""
+    c_mid = corr_mid[table.pre, table.post]
+    c_end = corr_end[table.pre, table.post]
     critical = c_end >= c_th
     redundant = (c_mid >= c_th) & ~critical
     return {"critical": critical, "redundant": redundant, "noncritical": ~critical & ~redundant}

@@ -35,7 +35,7 @@ from scipy import optimize
 from torch import nn
 import torch.autograd.forward_ad as fwAD
 
-from . import cache, models
+from . import cache, graphs, models
 from .data import load_dataset
 from .probes import probe_indices
 from .train import (Probe, Run, TrainConfig, evaluate, minibatches, log_checkpoints, loss_per_sample, make_model,
@@ -46,7 +46,7 @@ __all__ = [
     "MF_ACTIVATIONS", "chi1", "q_star", "critical_sigma_w2", "hidden_blocks", "layer_gains", "lyapunov_exponent",
     "branching_parameter", "response_curve", "intensity_grid", "dynamic_range", "CriticalityMetrics", "measure",
     "criticality_penalty", "CriticalityProbe", "CriticalityRecord", "RegularisedConfig", "RegularisedResult",
-    "train_regularised", "noisy_accuracy", "permute_pixels", "correlation_frobenius", "convergence_criterion",
+    "train_regularised", "noisy_accuracy", "permute_pixels", "correlation_frobenius",
 ]
 
 # ------------------------------------------------------------------------------------------------
@@ -298,33 +298,14 @@ class CriticalityProbe(Probe):
 def correlation_frobenius(activity: np.ndarray) -> np.ndarray:
     """‖C‖_F of the Pearson correlation matrix between neurons, per checkpoint (chapter 6's order parameter).
 
-    ``activity`` is (n_ckpt, n_samples, M); silent neurons (zero variance) get zero correlation; the
-    diagonal is excluded so that ‖C‖_F = 0 for independent neurons.
+    ``activity`` is (n_ckpt, n_samples, M); :func:`critnotes.graphs.correlation_matrix` (silent neurons
+    correlate with nothing) and :func:`critnotes.graphs.frobenius_norm` (diagonal excluded, so ‖C‖_F = 0
+    for independent neurons).
     """
     act = np.asarray(activity, dtype=np.float64)
     if act.ndim != 3:
         raise ValueError(f"activity must be (checkpoints, samples, neurons), got shape {act.shape}")
-    z = act - act.mean(axis=1, keepdims=True)
-    sd = z.std(axis=1, keepdims=True)
-    z = np.divide(z, sd, out=np.zeros_like(z), where=sd > 1e-12)
-    c = np.einsum("tsi,tsj->tij", z, z) / act.shape[1]
-    idx = np.arange(c.shape[1])
-    c[:, idx, idx] = 0.0
-    return np.sqrt((c ** 2).sum(axis=(1, 2)))
-
-
-def convergence_criterion(losses: np.ndarray, beta: float = 5e-3) -> tuple[float, float, float]:
-    """(L̄, ΔS, 𝓛) of per-sample losses: ΔS = ln N − S(p_β), p_β ∝ exp(−β L_k), 𝓛 = ln(L̄/ΔS).
-
-    Our reading of paper 003 §2 (β = the paper's "large-deviation parameter" 5×10⁻³); chapter 7
-    discusses the criterion in full.
-    """
-    L = np.asarray(losses, dtype=np.float64)
-    if L.ndim != 1 or L.size < 2 or not np.all(np.isfinite(L)):
-        raise ValueError("losses must be a 1-D array of >= 2 finite per-sample losses")
-    logp = -beta * L - np.logaddexp.reduce(-beta * L)
-    ds = max(float(math.log(L.size) + np.sum(np.exp(logp) * logp)), 1e-300)
-    return float(L.mean()), ds, float(math.log(max(L.mean(), 1e-300) / ds))
+    return np.array([graphs.frobenius_norm(graphs.correlation_matrix(a)) for a in act])
 
 
 # ------------------------------------------------------------------------------------------------

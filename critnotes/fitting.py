@@ -4,8 +4,8 @@ Every chapter of the book asks the same question of some heavy-tailed quantity (
 update magnitudes |Δw| are power-law tailed "with exponent 3 to 5"), and answers it twice, side by
 side:
 
-* the papers' indicative number: a least-squares line through log–log data (:func:`ls_slope`,
-  as in Figs 4–5 of paper 002), drawn from :func:`log_binned_density` or :func:`ccdf`;
+* the papers' indicative number: a least-squares line through log–log data (:func:`loglog_fit`, a
+  :class:`LineFit`, as in Figs 4–5 of paper 002), drawn from :func:`log_binned_density` or :func:`ccdf`;
 * the rigorous one: a maximum-likelihood exponent with x_min chosen by the Kolmogorov–Smirnov
   distance and likelihood-ratio tests against log-normal and exponential alternatives
   (Clauset, Shalizi & Newman 2009, "CSN"): :func:`fit_powerlaw` on raw samples (built on the
@@ -33,11 +33,14 @@ import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from scipy import optimize, special
+from scipy import optimize, special, stats
+
+from .results import jsonable
 
 __all__ = [
     "MIN_TAIL", "PowerLawFit", "fit_powerlaw", "fit_powerlaw_binned", "fit_exponential",
-    "compare_families", "log_binned_density", "ccdf", "ls_slope", "sample_pareto",
+    "compare_families", "log_binned_density", "ccdf", "LineFit", "linear_fit", "loglog_fit",
+    "sample_pareto",
 ]
 
 #: fewest samples (or histogram counts) at/above x_min that a fit accepts
@@ -67,6 +70,7 @@ class PowerLawFit:
     comparisons: dict     # {"lognormal": (R, p), "exponential": (R, p)}, R > 0 favours the power law
     n_dropped: int = 0    # zeros / negatives / non-finite values discarded before fitting
     details: dict = field(default_factory=dict, compare=False)  # fitted alternatives' parameters
+    at_bound: bool = False  # alpha sits on an end of alpha_range: the search was cut, not converged
 
     def favoured(self, p_threshold: float = 0.1) -> str:
         """The CSN reading of :attr:`comparisons`.
@@ -78,9 +82,13 @@ class PowerLawFit:
         CSN's "moderate support", the usual outcome of power law vs log-normal).  A comparison with
         ``|R| < 1e-6·n_tail`` is a tie, never significant: on 10⁶–10⁸ binned counts the best
         log-normal can collapse onto the power law (σ → ∞), and Vuong's p is then ~0 for a negligible R.
+        A fit whose exponent sits on its search bound (:attr:`at_bound`) is never support for a power
+        law: ``"at_bound"``.
         """
         if not 0.0 < p_threshold < 1.0:
             raise ValueError(f"p_threshold must lie in (0, 1), got {p_threshold!r}")
+        if self.at_bound:
+            return "at_bound"
         tie = 1e-6 * max(self.n_tail, 1)
         sig = {k: (R, p < p_threshold and abs(R) >= tie) for k, (R, p) in self.comparisons.items()}
         winners = {k: R for k, (R, s) in sig.items() if s and R < 0}
@@ -92,24 +100,14 @@ class PowerLawFit:
 
     def as_dict(self) -> dict:
         """JSON-serialisable dict of the fields (plain floats/ints/lists) plus ``favoured``."""
-        d = _plain(asdict(self))
+        d = jsonable(asdict(self))
         d["favoured"] = self.favoured()
         return d
 
 
-def _plain(obj):
-    """Recursively turn numpy scalars/arrays and tuples into JSON-able Python objects."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj)
-    return obj
+def _on_bound(alpha: float, lo: float, hi: float) -> bool:
+    """Whether a fitted exponent sits on an end of its search range (relative tolerance 1e-6)."""
+    return bool(abs(alpha - lo) <= 1e-6 * max(lo, 1.0) or abs(alpha - hi) <= 1e-6 * max(hi, 1.0))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -130,11 +128,21 @@ def _clean_samples(samples, *, positive: bool = True) -> tuple[np.ndarray, int]:
     """1-d float array of the finite (and, if ``positive``, > 0) values, and how many were dropped."""
     if samples is None:
         raise ValueError("samples is None")
-    x = np.asarray(samples, dtype=float).ravel()
+    raw = np.asarray(samples)
+    if raw.dtype == bool:
+        raise ValueError("samples are boolean (0/1 flags): a tail fit needs magnitudes; pass the "
+                         "quantity itself, not a thresholded mask")
+    x = raw.astype(float).ravel()
     keep = np.isfinite(x)
     if positive:
         keep &= x > 0
     return x[keep], int(x.size - keep.sum())
+
+
+def _check_not_constant(x: np.ndarray) -> None:
+    if x.size and np.ptp(x) == 0:
+        raise ValueError(f"all {x.size} usable samples equal {x[0]!r} (constant data): there is no "
+                         "tail to fit; check what was recorded")
 
 
 def _too_few(n: int, what: str) -> ValueError:
@@ -256,6 +264,7 @@ def _fit_raw(samples, *, xmin, n_xmin_candidates, discrete, alpha_range, max_sam
     x, n_dropped = _clean_samples(samples)
     if x.size < MIN_TAIL:
         raise _too_few(x.size, "usable (finite, > 0) samples")
+    _check_not_constant(x)
     if max_samples is not None:
         if int(max_samples) < MIN_TAIL:
             raise ValueError(f"max_samples must be >= {MIN_TAIL}, got {max_samples!r}")
@@ -288,7 +297,7 @@ def _fit_raw(samples, *, xmin, n_xmin_candidates, discrete, alpha_range, max_sam
     result = PowerLawFit(alpha=alpha, alpha_se=float((alpha - 1.0) / math.sqrt(tail.size)),
                          xmin=float(xmin), ks=float(pl.D), n_tail=int(tail.size),
                          n_total=int(x.size), method="mle-raw", comparisons=comparisons,
-                         n_dropped=n_dropped, details=details)
+                         n_dropped=n_dropped, details=details, at_bound=_on_bound(alpha, lo, hi))
     return result, fit
 
 
@@ -434,6 +443,9 @@ def fit_powerlaw_binned(edges, counts, *, xmin=None, alpha_range=(1.0, 12.0)) ->
     e, c = _check_histogram(edges, counts)
     a_all, b_all = e[:-1], e[1:]
     first = 1 if e[0] == 0 else 0
+    if np.count_nonzero(c[first:]) < 2:
+        raise ValueError(f"the histogram has {np.count_nonzero(c[first:])} non-empty bin(s) above the "
+                         "underflow bin: a power-law tail needs counts in >= 2 bins (finer bins or more data)")
     tail_counts = np.cumsum(c[::-1])[::-1]  # counts at/above each left edge
 
     def fit_at(k):
@@ -474,7 +486,8 @@ def fit_powerlaw_binned(edges, counts, *, xmin=None, alpha_range=(1.0, 12.0)) ->
                        ks=float(ks), n_tail=int(round(cc.sum())), n_total=int(round(c.sum())),
                        method="mle-binned", comparisons=comparisons, n_dropped=0,
                        details={"lognormal": {"mu": mu, "sigma": sigma},
-                                "exponential": {"rate": rate}})
+                                "exponential": {"rate": rate}},
+                       at_bound=_on_bound(float(alpha), lo, hi))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -537,7 +550,7 @@ def compare_families(samples, *, xmin=None, alpha_range=(1.0, 12.0)) -> dict:
               for name, d in (("power_law", pl), ("exponential", ex), ("lognormal", ln))}
     aic = {"power_law": 2 - 2 * ll["power_law"], "exponential": 2 - 2 * ll["exponential"],
            "lognormal": 4 - 2 * ll["lognormal"]}
-    return _plain({
+    return jsonable({
         "power_law": {"alpha": res.alpha, "alpha_se": res.alpha_se, "xmin": res.xmin,
                       "ks": res.ks, "loglik": ll["power_law"]},
         "exponential": {"rate": float(ex.Lambda), "ks": float(ex.D), "loglik": ll["exponential"]},
@@ -608,36 +621,69 @@ def ccdf(samples=None, *, edges=None, counts=None) -> tuple[np.ndarray, np.ndarr
     return e[:-1].copy(), tail / tail[0]
 
 
-def ls_slope(x, y, *, xrange=None) -> dict:
-    """The papers' least-squares line on log10–log10 data (paper 002, Figs 4–5), for comparison
-    with the MLE.
+@dataclass(frozen=True)
+class LineFit:
+    """A least-squares line ``y = slope·x + intercept`` (:func:`scipy.stats.linregress`), in the
+    coordinates it was fitted in (natural logs where :func:`loglog_fit` / ``log_x`` / ``log_y`` say so).
 
-    Uses the points with x, y > 0 and finite, and ``lo <= x <= hi`` if ``xrange=(lo, hi)``
-    (either may be None). Returns ``{"slope", "intercept", "r2", "n_points", "alpha"}`` with
-    ``alpha = -slope`` (the exponent when y is a density; for a CCDF the density exponent is
-    ``-slope + 1``). Indicative only: this estimator is biased and has no honest error bar.
+    ``r`` the Pearson correlation, ``p`` the two-sided p-value of slope 0, ``stderr`` the slope's
+    standard error (0 for a perfect or 2-point line), ``n`` the points used, ``x_range`` their
+    (min, max) x in the original, unlogged units.
+    """
+
+    slope: float
+    intercept: float
+    r: float
+    p: float
+    stderr: float
+    n: int
+    x_range: tuple[float, float]
+
+    @property
+    def r2(self) -> float:
+        return self.r ** 2
+
+    def as_dict(self) -> dict:
+        return jsonable({**asdict(self), "r2": self.r2})
+
+
+def linear_fit(x, y, *, log_x: bool = False, log_y: bool = False, xrange=None) -> LineFit:
+    """The package's one least-squares line: ``y`` on ``x`` (each optionally in natural log).
+
+    Points with non-finite values (and, on a log axis, values <= 0) are left out, as are x outside
+    ``xrange=(lo, hi)`` (either may be None).  Needs >= 2 points with distinct x.  Indicative only on
+    log–log density data (biased, no honest error bar): the MLE of :func:`fit_powerlaw` is the estimate.
     """
     xa = np.asarray(x, dtype=float).ravel()
     ya = np.asarray(y, dtype=float).ravel()
     if xa.shape != ya.shape:
         raise ValueError(f"x and y must have the same length, got {xa.size} and {ya.size}")
-    keep = np.isfinite(xa) & np.isfinite(ya) & (xa > 0) & (ya > 0)
+    keep = np.isfinite(xa) & np.isfinite(ya)
+    if log_x:
+        keep &= xa > 0
+    if log_y:
+        keep &= ya > 0
     if xrange is not None:
         lo, hi = xrange
         if lo is not None:
             keep &= xa >= lo
         if hi is not None:
             keep &= xa <= hi
-    lx, ly = np.log10(xa[keep]), np.log10(ya[keep])
-    if lx.size < 2 or np.ptp(lx) == 0:
-        raise ValueError(f"need >= 2 positive finite points with distinct x in xrange={xrange}, "
-                         f"got {lx.size}")
-    slope, intercept = np.polyfit(lx, ly, 1)
-    resid = ly - (slope * lx + intercept)
-    ss_tot = float(np.sum((ly - ly.mean()) ** 2))
-    r2 = 1.0 - float(np.sum(resid ** 2)) / ss_tot if ss_tot > 0 else 1.0
-    return {"slope": float(slope), "intercept": float(intercept), "r2": r2,
-            "n_points": int(lx.size), "alpha": float(-slope)}
+    xs, ys = xa[keep], ya[keep]
+    if xs.size < 2 or np.ptp(xs) == 0:
+        raise ValueError(f"need >= 2 usable points with distinct x (finite{', > 0' if log_x or log_y else ''}"
+                         f", in xrange={xrange}) for a line fit, got {xs.size}")
+    with np.errstate(all="ignore"):
+        r = stats.linregress(np.log(xs) if log_x else xs, np.log(ys) if log_y else ys)
+    stderr = float(r.stderr) if np.isfinite(r.stderr) else 0.0
+    return LineFit(float(r.slope), float(r.intercept), float(r.rvalue), float(r.pvalue), stderr,
+                   int(xs.size), (float(xs.min()), float(xs.max())))
+
+
+def loglog_fit(x, y, *, xrange=None) -> LineFit:
+    """Least-squares line of ln y on ln x (paper 002 Figs 4–5; paper 003 Figs 1e/i, 3i–p): the slope is
+    the exponent of ``y ∝ x^slope`` (``alpha = -slope`` for a density; ``-slope + 1`` for a CCDF)."""
+    return linear_fit(x, y, log_x=True, log_y=True, xrange=xrange)
 
 
 def sample_pareto(alpha, n, xmin=1.0, seed=0) -> np.ndarray:

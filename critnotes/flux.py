@@ -22,10 +22,9 @@ import math
 
 import numpy as np
 
-from . import fitting
 
 __all__ = [
-    "marginal_flux", "total_flux_series", "flux_at", "loglog_slope",
+    "marginal_flux", "total_flux_series", "flux_at",
     "toy_drift", "simulate_toy", "estimate_toy_flux", "exact_toy_flux",
 ]
 
@@ -87,16 +86,6 @@ def flux_at(times, totals, t: float) -> float:
     if not ok.any():
         return math.nan
     return float(np.exp(np.interp(math.log(t), lt[ok], np.log(lj[ok]))))
-
-
-def loglog_slope(x, y) -> dict:
-    """Least-squares slope of ln y on ln x (Figs 3i–p) via :func:`critnotes.fitting.ls_slope`;
-    ``None`` values when fewer than two usable points."""
-    try:
-        fit = fitting.ls_slope(x, y)
-    except ValueError:
-        return {"slope": None, "r2": None, "n_points": 0}
-    return {"slope": fit["slope"], "r2": fit["r2"], "n_points": fit["n_points"]}
 
 
 # --------------------------------------------------------------------------------------------------

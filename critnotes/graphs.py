@@ -37,7 +37,10 @@ __all__ = [
 def correlation_matrix(activity) -> np.ndarray:
     """Pearson correlation ``C`` (M, M) of neurons from activity ``(n_samples, M)`` (Fig 1a "CM").
 
-    Constant neurons get a zero row/column (diagonal 0); active ones have ``C_ii = 1``.
+    The one owner of neuron–neuron correlation in the package.  Convention for silent neurons (standard
+    deviation <= 1e-12 × the largest one, e.g. dead ReLUs): they correlate with nothing, a zero row and
+    column *including the diagonal*, so ``np.diag(C) > 0`` marks the active neurons (``C_ii = 1``) and no
+    NaN ever appears (``np.corrcoef`` would give NaN rows).
     """
     x = np.asarray(activity, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2:
@@ -191,19 +194,18 @@ def eigen_spectrum(c) -> np.ndarray:
     return np.linalg.eigvalsh(c[np.ix_(live, live)])[::-1]
 
 
-def spectrum_exponent(eigs, rank_range=(2, None)) -> dict:
-    """Power-law exponent ``α`` of the eigen-spectrum ``λ_n ∝ n^-α`` (Stringer et al. 2019; Fig 1d).
-
-    A least-squares line on log–log (rank, eigenvalue) over ranks ``rank_range`` (default: 2 to
-    half the number of eigenvalues); returns :func:`critnotes.fitting.ls_slope`'s dict.
+def spectrum_exponent(eigs, rank_range=(2, None)):
+    """The eigen-spectrum ``λ_n ∝ n^-α`` (Stringer et al. 2019; Fig 1d) as a least-squares line on
+    log–log (rank, eigenvalue) over ranks ``rank_range`` (default: 2 to half the number of
+    eigenvalues): a :class:`critnotes.fitting.LineFit` with ``α = −slope``.
     """
-    from .fitting import ls_slope
+    from .fitting import loglog_fit
 
     lam = np.asarray(eigs, dtype=np.float64)
     lo, hi = rank_range
     hi = max(lam.size // 2, 3) if hi is None else hi
     ranks = np.arange(1, lam.size + 1)
-    return ls_slope(ranks, np.clip(lam, 0, None), xrange=(lo, hi))
+    return loglog_fit(ranks, np.clip(lam, 0, None), xrange=(lo, hi))
 
 
 def explained_variance(eigs, n: int = 10) -> np.ndarray:

@@ -23,6 +23,7 @@ import scipy.stats
 import torch
 from torch import nn
 
+from . import fitting
 from .train import Probe, Run
 
 __all__ = ["standardize", "mutual_information", "histogram_entropy", "leading_pc", "abs_cosine", "logits_fn",
@@ -239,7 +240,7 @@ def solve_maxent(kappa: float, *, lam: float | None = None, mi: float | None = N
                                       options={"gtol": 1e-10, "xtol": 1e-12, "maxiter": 3000})
     q = masses(res.x)
     dens = q / width
-    slope = np.polyfit(np.log(x), np.log(dens), 1)[0]
+    slope = fitting.loglog_fit(x, dens).slope
     return MaxEntSolution(x=x, width=width, density=dens, kl=d, kappa=float(kappa), lam=lam, mi=float(q @ d),
                           entropy=float(-np.sum(q * np.log(dens))), alpha_fit=float(-slope),
                           success=bool(res.success), message=str(res.message))

@@ -197,7 +197,7 @@ def fit_intervals(counts: np.ndarray, ls_range: tuple[float, float] | None = Non
     mle = fitting.fit_powerlaw_binned(edges, binned, xmin=x0)
     mle_ks = fitting.fit_powerlaw_binned(edges, binned)
     x, p = fitting.log_binned_density(edges=edges, counts=binned)
-    ls = fitting.ls_slope(x, p, xrange=ls_range)
+    ls = fitting.loglog_fit(x, p, xrange=ls_range)
     return {"ls": ls, "mle": mle.as_dict(), "mle_ks": mle_ks.as_dict(), "burstiness": burstiness(counts),
             "x": x, "density": p}
 

@@ -115,11 +115,8 @@ def alpha_vs_pc(p_values, base: RedistributionConfig = RedistributionConfig(), p
         fits.append(stationary_alpha(weights[float(pc)], None))
     alpha = np.array([f.alpha for f in fits])
     sel = p > pc_min
-    x, y = 1.0 / p[sel], alpha[sel]
-    slope, intercept = np.polyfit(x, y, 1)
-    resid = y - (slope * x + intercept)
-    ss = float(np.sum((y - y.mean()) ** 2))
+    line = fitting.linear_fit(1.0 / p[sel], alpha[sel])
     return {"p_c": p, "alpha": alpha, "alpha_se": np.array([f.alpha_se for f in fits]),
-            "xmin": np.array([f.xmin for f in fits]), "slope": float(slope), "intercept": float(intercept),
-            "r2": 1.0 - float(np.sum(resid ** 2)) / ss if ss > 0 else 1.0,
+            "xmin": np.array([f.xmin for f in fits]), "slope": line.slope, "intercept": line.intercept,
+            "r2": line.r2,
             "paper_slope": PAPER_SLOPE, "theory_slope": THEORY_SLOPE, "pc_min": pc_min, "weights": weights}

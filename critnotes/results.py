@@ -23,13 +23,21 @@ from .cache import atomic_write_text, cache_dir
 RESULTS_ENV = "CRITNOTES_RESULTS"
 
 
-def _jsonable(x: Any) -> Any:
+def jsonable(x: Any) -> Any:
+    """``x`` as plain JSON values: the package's one numpy → JSON conversion.
+
+    Dicts (keys as str), lists, tuples and arrays become dicts/lists; numpy scalars Python scalars;
+    a dataclass its fields (its own ``as_dict()`` if it has one); NaN becomes ``None`` and ±inf ±1e308
+    (JSON has neither).
+    """
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return jsonable(x.as_dict() if hasattr(x, "as_dict") else dataclasses.asdict(x))
     if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
+        return {str(k): jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
+        return [jsonable(v) for v in x]
     if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
+        return jsonable(x.tolist())
     if isinstance(x, np.generic):
         x = x.item()
     if isinstance(x, float) and not math.isfinite(x):
@@ -49,7 +57,7 @@ class Claim:
     detail: dict = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return _jsonable(dataclasses.asdict(self))
+        return jsonable(dataclasses.asdict(self))
 
 
 @dataclasses.dataclass

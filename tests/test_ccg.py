@@ -85,7 +85,7 @@ def test_coupling_cost_hand_computed():
 def test_aging_fit_recovers_planted_slope():
     t = np.array([0, 1, 2, 5, 10, 30, 100, 300, 1000])
     fit = ccg.aging_fit(t, 3.0 - 0.4 * np.log(np.maximum(t, 1)))
-    assert fit["alpha"] == pytest.approx(0.4) and fit["r2"] == pytest.approx(1.0) and fit["n"] == 8
+    assert -fit.slope == pytest.approx(0.4) and fit.r2 == pytest.approx(1.0) and fit.n == 8
 
 
 def test_membership_order_and_feature_map():

@@ -123,3 +123,21 @@ def test_pick_connections_skips_silent_neurons():
     picks = conc.pick_connections(c, [3, 2, 0])
     assert picks["critical"][:2] == (0, 0)        # hidden-1 neuron 0 → hidden-2 neuron 0 (column 3)
     assert picks["noncritical"][:2] == (1, 1)
+
+
+def test_delta_s_and_criterion_by_hand_on_two_losses():
+    # L = (0, 1), level a = L̄ + b = 0.75: the tilt puts mass (1 − a, a) on the two samples, so
+    # ΔS = ln 2 − S = ln 2 + a ln a + (1 − a) ln(1 − a) and 𝓛 = ln(L̄/ΔS) (paper 003 §2.2, Fig 2d)
+    a = 0.75
+    hand = math.log(2) + a * math.log(a) + (1 - a) * math.log(1 - a)
+    assert conc.quasi_thermal_entropy([0.0, 1.0], 0.25).delta_s == pytest.approx(hand, rel=1e-9)
+    ser = conc.criterion_series([1], [np.array([0.0, 1.0])], 0.25)
+    assert ser["crit"][0] == pytest.approx(math.log(0.5 / hand), rel=1e-9)
+
+
+def test_delta_s_grows_as_losses_concentrate():
+    # the paper's direction: a concentrated landscape (small spread) has a large rate ΔS at fixed b
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal(5000)
+    wide, narrow = (conc.quasi_thermal_entropy(1.0 + s * z - (s * z).min(), 0.05).delta_s for s in (0.3, 0.1))
+    assert narrow > 2 * wide

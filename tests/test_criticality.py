@@ -111,14 +111,6 @@ def test_correlation_frobenius_on_hand_made_activity():
     assert f[1] < 0.2
 
 
-def test_convergence_criterion_uniform_losses_have_zero_gap():
-    L = np.full(100, 0.3)
-    mean, ds, crit = C.convergence_criterion(L)
-    assert mean == pytest.approx(0.3) and ds < 1e-12
-    spread = C.convergence_criterion(np.linspace(0, 10, 100))[1]
-    assert spread > 0
-
-
 def test_permutation_tasks_are_fixed_permutations():
     x = torch.arange(2 * 16, dtype=torch.float32).view(2, 1, 4, 4)
     assert torch.equal(C.permute_pixels(x, 0), x)

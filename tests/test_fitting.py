@@ -1,5 +1,6 @@
 """Tests of critnotes.fitting: planted exponents are recovered, raw and binned MLE agree, wrong
 families are rejected, plotting helpers are normalised, bad input fails loudly."""
+import dataclasses
 import json
 import math
 
@@ -203,18 +204,31 @@ def test_compare_families(expo):
 
 
 # ------------------------------------------------------------------ plotting helpers, LS slope
-def test_ls_slope_exact_power():
+def test_loglog_fit_exact_power():
     x = np.logspace(-1, 3, 40)
-    res = F.ls_slope(x, 3.0 * x ** -2.0)
-    assert res["slope"] == pytest.approx(-2.0, abs=1e-10)
-    assert res["alpha"] == pytest.approx(2.0, abs=1e-10)
-    assert res["intercept"] == pytest.approx(math.log10(3.0), abs=1e-10)
-    assert res["r2"] == pytest.approx(1.0) and res["n_points"] == 40
+    res = F.loglog_fit(x, 3.0 * x ** -2.0)
+    assert isinstance(res, F.LineFit)
+    assert res.slope == pytest.approx(-2.0, abs=1e-10)
+    assert res.intercept == pytest.approx(math.log(3.0), abs=1e-10)
+    assert res.r2 == pytest.approx(1.0) and res.n == 40 and res.x_range == pytest.approx((0.1, 1000.0))
     # xrange restricts the fit: a broken power law gives each segment's slope
     y = np.where(x < 10, x ** -1.0, 10.0 * x ** -2.0)
-    assert F.ls_slope(x, y, xrange=(10, None))["slope"] == pytest.approx(-2.0, abs=1e-10)
-    assert F.ls_slope(x, y, xrange=(None, 9.9))["slope"] == pytest.approx(-1.0, abs=1e-10)
-    assert F.ls_slope(np.r_[x, 5.0, -1.0], np.r_[3.0 * x ** -2.0, 0.0, 1.0])["n_points"] == 40
+    assert F.loglog_fit(x, y, xrange=(10, None)).slope == pytest.approx(-2.0, abs=1e-10)
+    assert F.loglog_fit(x, y, xrange=(None, 9.9)).slope == pytest.approx(-1.0, abs=1e-10)
+    assert F.loglog_fit(np.r_[x, 5.0, -1.0], np.r_[3.0 * x ** -2.0, 0.0, 1.0]).n == 40
+
+
+def test_linear_fit_recovers_planted_line_with_honest_error():
+    rng = np.random.default_rng(5)
+    x = np.linspace(0, 10, 200)
+    fit = F.linear_fit(x, 1.5 - 0.7 * x + rng.normal(scale=0.5, size=x.size))
+    assert abs(fit.slope + 0.7) < 3 * fit.stderr and 0 < fit.stderr < 0.05
+    assert fit.p < 1e-10 and fit.r < -0.9
+    semi = F.linear_fit(x, 2.0 * np.exp(-0.3 * x), log_y=True)          # ln y = ln 2 − 0.3 x
+    assert semi.slope == pytest.approx(-0.3) and semi.intercept == pytest.approx(math.log(2.0))
+    json.dumps(semi.as_dict())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        semi.slope = 1.0
 
 
 def test_log_binned_density_is_normalised(pareto):
@@ -226,7 +240,7 @@ def test_log_binned_density_is_normalised(pareto):
     assert np.sum(dens * widths) == pytest.approx(1.0, rel=1e-9)
     assert np.all(dens > 0) and np.all(np.diff(centres) > 0)
     # the papers' indicative LS slope on it is near -alpha
-    assert F.ls_slope(centres, dens, xrange=(1.5, 30))["alpha"] == pytest.approx(3.0, abs=0.2)
+    assert -F.loglog_fit(centres, dens, xrange=(1.5, 30)).slope == pytest.approx(3.0, abs=0.2)
     # histogram input: normalised over all counts; empty and underflow bins left out
     edges = np.array([0.0, 1.0, 2.0, 4.0, 8.0])
     counts = np.array([2.0, 4.0, 0.0, 2.0])
@@ -276,7 +290,7 @@ def test_bad_input_raises_helpful_errors():
     with pytest.raises(ValueError, match="either"):
         F.log_binned_density([1.0, 2.0], edges=[1.0, 2.0], counts=[1])
     with pytest.raises(ValueError, match=">= 2"):
-        F.ls_slope([1.0, 2.0], [1.0, -1.0])
+        F.loglog_fit([1.0, 2.0], [1.0, -1.0])
     with pytest.raises(ValueError, match="alpha must be > 1"):
         F.sample_pareto(1.0, 10)
     with pytest.raises(ValueError, match="p_threshold"):
@@ -292,3 +306,27 @@ def test_collapsed_lognormal_is_a_tie_not_support():
     fit = PowerLawFit(alpha=3.0, alpha_se=0.01, xmin=1.0, ks=0.01, n_tail=10**7, n_total=10**7, method="mle-binned",
                       comparisons={"lognormal": (300.0, 1e-5), "exponential": (5000.0, 1e-30)})
     assert fit.favoured() == "power_law"
+
+
+# ------------------------------------------------------------------ issue 12: bounds and degenerate input
+def test_exponent_on_its_search_bound_is_flagged_and_never_a_power_law():
+    steep = F.sample_pareto(20.0, 5000, seed=1)                       # true α = 20, range capped at 12
+    raw = F.fit_powerlaw(steep, alpha_range=(1.0, 12.0))
+    assert raw.at_bound and raw.alpha == pytest.approx(12.0) and raw.favoured() == "at_bound"
+    edges = np.geomspace(steep.min(), steep.max() * 1.001, 40)
+    binned = F.fit_powerlaw_binned(edges, np.histogram(steep, edges)[0], alpha_range=(1.0, 12.0))
+    assert binned.at_bound and binned.favoured() == "at_bound" and binned.as_dict()["at_bound"] is True
+    ok = F.fit_powerlaw(F.sample_pareto(4.5, 5000, seed=2))
+    assert not ok.at_bound and ok.favoured() != "at_bound"
+    ok_b = F.fit_powerlaw_binned(edges := np.geomspace(1, 1e3, 40),
+                                 np.histogram(F.sample_pareto(4.5, 5000, seed=2), edges)[0])
+    assert not ok_b.at_bound
+
+
+def test_degenerate_samples_are_named():
+    with pytest.raises(ValueError, match="constant data"):
+        F.fit_powerlaw(np.full(500, 0.3))
+    with pytest.raises(ValueError, match="boolean"):
+        F.fit_powerlaw(np.random.default_rng(0).random(500) > 0.5)
+    with pytest.raises(ValueError, match="1 non-empty bin"):
+        F.fit_powerlaw_binned([0.0, 1.0, 2.0, 4.0], [10, 0, 500])

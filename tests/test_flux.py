@@ -47,12 +47,6 @@ def test_bad_flux_input():
         flux.marginal_flux([1, 2], [1, 2], 0.0)
 
 
-def test_loglog_slope_recovers_power():
-    m = np.array([30, 60, 110, 210])
-    assert flux.loglog_slope(m, 3 * m ** -1.5)["slope"] == pytest.approx(-1.5)
-    assert flux.loglog_slope([30], [1.0])["slope"] is None
-
-
 def test_toy_detailed_balance_has_no_flux_and_curl_has_exact_flux():
     dt = 0.01
     est0 = flux.estimate_toy_flux(flux.simulate_toy(0.0, n_walkers=1000, n_steps=2000, dt=dt), dt)

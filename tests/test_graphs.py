@@ -124,7 +124,7 @@ def test_spectrum_exponent_planted():
     d = np.sqrt(np.diag(cov))
     eigs = np.sort(np.linalg.eigvalsh(cov))[::-1]
     fit = graphs.spectrum_exponent(eigs, rank_range=(2, 50))
-    assert fit["alpha"] == pytest.approx(alpha, abs=0.02)
+    assert -fit.slope == pytest.approx(alpha, abs=0.02) and fit.x_range == (2.0, 50.0)
     c = cov / np.outer(d, d)
     assert graphs.eigen_spectrum(c).sum() == pytest.approx(n)
     ev = graphs.explained_variance([3.0, 1.0], n=3)
@@ -136,3 +136,17 @@ def test_prediction_entropy():
     assert graphs.prediction_entropy(np.array([[100.0, 0, 0]])) == pytest.approx(0.0, abs=1e-12)
     p = np.array([0.5, 0.25, 0.25])
     assert graphs.prediction_entropy(np.log(p)[None]) == pytest.approx(-(p * np.log(p)).sum())
+
+
+def test_silent_neuron_convention_is_shared_by_every_correlation_user():
+    from critnotes import connectivity_stats as cs
+    from critnotes import criticality as crit
+    rng = np.random.default_rng(1)
+    x = np.column_stack([rng.normal(size=(300, 4)), np.full(300, 3.0)])  # neuron 4 is silent
+    x[:, 1] += x[:, 0]
+    c = graphs.correlation_matrix(x)
+    assert np.isfinite(c).all() and c[4, 4] == 0 and np.diag(c)[:4] == pytest.approx(1.0)
+    ref = np.corrcoef(x[:, :4].T)                                        # the live block, by numpy
+    np.testing.assert_allclose(cs.abs_correlations(x), np.abs(ref[np.triu_indices(4, 1)]), atol=1e-12)
+    off = ref - np.eye(4)
+    assert crit.correlation_frobenius(x[None])[0] == pytest.approx(np.sqrt((off ** 2).sum()), rel=1e-12)

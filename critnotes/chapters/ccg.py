@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .. import ccg, fitting
+from .. import ccg, fitting, graphs
 from ..config import chapter_config
 from ..data import MNIST_ATTRIBUTION, load_dataset
 from ..plotting import axes
@@ -61,7 +61,7 @@ class CCGResults:
     steps: np.ndarray
     cost_t: np.ndarray              # (10, n_ckpt) E_G(t)
     cost_end: list                  # per digit: per-sample E_G(x) on the probe set at the end
-    aging: list                     # per digit aging_fit dict
+    aging: list                     # per digit ccg.aging_fit LineFit (α = −slope)
     output_overlap: np.ndarray      # (10,) overlap of the output neuron's activity x∈T vs x∉T
     grid: list                      # per sweep run: dict(width, M, lr, gamma, test_acc, nv, ne) or failure
     dense_edges: int
@@ -199,8 +199,8 @@ def claims(res: CCGResults) -> list[Claim]:
                      None if tau is None else bool(abs(tau - 1.5) < 2 * max(sf["nv"]["tau_se"], 0.1)), sf["nv"]))
     out.append(Claim(f"{CHAPTER}.tau.ne", "N_E over all runs and digits is power-law distributed", None, sf["ne"]["tau"],
                      None, sf["ne"]))
-    alphas = np.array([a["alpha"] for a in res.aging])
-    r2 = np.array([a["r2"] for a in res.aging])
+    alphas = np.array([-a.slope for a in res.aging])
+    r2 = np.array([a.r2 for a in res.aging])
     out.append(Claim(f"{CHAPTER}.aging", "coupling cost decreases as E_G(t) = c − α ln t (slope α > 0, good fit)",
                      "α > 0", float(alphas.mean()), bool((alphas > 0).all() and np.median(r2) > 0.8),
                      {"alpha_per_digit": alphas, "r2_per_digit": r2, "r2_median": float(np.median(r2))}))
@@ -319,8 +319,7 @@ def plot_ordered(res: CCGResults, ax=None):
     ax[0].imshow(z.T, aspect="auto", cmap="gray_r", vmin=0, vmax=2.5, interpolation="nearest")
     ax[0].set_xlabel("probe sample (sorted by digit)")
     ax[0].set_ylabel("neuron (CCG order)")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        c = np.nan_to_num(np.corrcoef(a.T))
+    c = graphs.correlation_matrix(a)
     im = ax[1].imshow(c, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
     for axx in ax:
         for s in starts:
@@ -421,7 +420,7 @@ def plot_aging(res: CCGResults, ax=None):
     cmap = plt.get_cmap("tab10")
     for d, (c, a) in enumerate(zip(res.cost_t, res.aging)):
         ax.semilogx(t[sel], c[sel], "o", ms=3, color=cmap(d))
-        ax.semilogx(t[sel], a["intercept"] - a["alpha"] * np.log(t[sel]), "-", color=cmap(d), lw=0.8,
+        ax.semilogx(t[sel], a.intercept + a.slope * np.log(t[sel]), "-", color=cmap(d), lw=0.8,
                     label=f"{d}: α={a['alpha']:.2f}, R²={a['r2']:.2f}")
     ax.set_xlabel("training step t")
     ax.set_ylabel("coupling cost E_G(t) (dimensionless)")

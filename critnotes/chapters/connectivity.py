@@ -212,7 +212,7 @@ def _columns(rows: list[dict]) -> dict:
 
 def _spectrum_alpha(eigs) -> float:
     try:
-        return graphs.spectrum_exponent(eigs)["alpha"]
+        return -graphs.spectrum_exponent(eigs).slope
     except ValueError:          # too few positive eigenvalues (a nearly dead network)
         return float("nan")
 
@@ -221,15 +221,14 @@ def _spectrum_alpha(eigs) -> float:
 # derived numbers
 # --------------------------------------------------------------------------------------------------
 def loglog_fit(x, y) -> dict:
-    """Least-squares exponent of ``y ∝ x^b`` on log–log with its standard error (points with y > 0)."""
+    """Exponent ``b`` of ``y ∝ x^b`` with its standard error from :func:`critnotes.fitting.loglog_fit`
+    (points with x, y > 0), as the claims' detail dict; ``None`` values with fewer than 3 points."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    keep = (x > 0) & (y > 0) & np.isfinite(y)
-    if keep.sum() < 3:
-        return {"exponent": None, "se": None, "intercept": None, "n_points": int(keep.sum())}
-    r = stats.linregress(np.log(x[keep]), np.log(y[keep]))
-    se = float(r.stderr) if np.isfinite(r.stderr) else 0.0      # nan for a perfect or flat line
-    return {"exponent": float(r.slope), "se": se, "intercept": float(r.intercept),
-            "n_points": int(keep.sum())}
+    n = int(((x > 0) & (y > 0) & np.isfinite(y)).sum())
+    if n < 3:
+        return {"exponent": None, "se": None, "intercept": None, "n_points": n}
+    f = fitting.loglog_fit(x, y)
+    return {"exponent": f.slope, "se": f.stderr, "intercept": f.intercept, "n_points": f.n}
 
 
 def scaling(res: ConnectivityResults) -> dict:

@@ -14,7 +14,7 @@ import sys
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .. import cache, flux
+from .. import cache, fitting, flux
 from ..config import chapter_config
 from ..plotting import axes
 from ..results import Claim
@@ -63,7 +63,7 @@ class FluxResults:
     flux_loss: dict                # {"t", "total"} |Ĵ_L(t)|
     flux_weight: dict              # {"t", "total"} |Ĵ_w(t)|
     cells: list[dict]
-    slopes: dict                   # {"L_M_early": {...}, ...}
+    slopes: dict                   # {"L_M_early": {"fit": fitting.LineFit or None, "fixed": "lr = …"}, ...}
     toy: dict                      # {0.0: estimate, curl: estimate}
 
 
@@ -97,6 +97,11 @@ def _end(series):
     return math.nan if series is None else float(series["total"][-1])
 
 
+def _slope(entry: dict) -> float | None:
+    """The slope of one ``FluxResults.slopes`` entry ``{"fit": LineFit | None, "fixed": …}``."""
+    return None if entry["fit"] is None else entry["fit"].slope
+
+
 def _slopes(cells: list[dict], cfg: FluxConfig) -> dict:
     out = {}
     usable = [c for c in cells if not c["diverged"] and c["flux_loss"] is not None]
@@ -105,8 +110,11 @@ def _slopes(cells: list[dict], cfg: FluxConfig) -> dict:
             sel = [c for c in usable if c[fixed] == fixed_val]
             for when in ("early", "end"):
                 y = [_at(c[key], cfg.t_early) if when == "early" else _end(c[key]) for c in sel]
-                fit = flux.loglog_slope([c[var] for c in sel], y)
-                out[f"{which}_{var}_{when}"] = {**fit, "fixed": f"{fixed} = {fixed_val}"}
+                try:
+                    fit = fitting.loglog_fit([c[var] for c in sel], y)
+                except ValueError:      # fewer than two usable runs
+                    fit = None
+                out[f"{which}_{var}_{when}"] = {"fit": fit, "fixed": f"{fixed} = {fixed_val}"}
     return out
 
 
@@ -195,7 +203,8 @@ def claims(res: FluxResults) -> list[Claim]:
         which, var, when = key.split("_")
         sign = _PAPER_SIGN.get(key)
         t = f"t = {res.cfg.t_early:g}" if when == "early" else "the end"
-        detail = dict(fit)
+        slope = _slope(fit)
+        detail = {"fixed": fit["fixed"], **({} if fit["fit"] is None else fit["fit"].as_dict())}
         if sign is None:      # the final flux against γ: the paper's bifurcation, converged branch lower
             br = final_branches(res, which)
             detail["branches"] = br
@@ -203,11 +212,11 @@ def claims(res: FluxResults) -> list[Claim]:
                       else bool(br["converged"] < br["unconverged"]))
             paper = "bifurcates (converged branch lower)"
         else:
-            agrees = None if fit["slope"] is None else bool(np.sign(fit["slope"]) == sign)
+            agrees = None if slope is None else bool(np.sign(slope) == sign)
             paper = "> 0" if sign > 0 else "< 0"
         out.append(Claim(f"flux.slope.J{which}_vs_{var}.{when}",
                          f"log-log slope of |Ĵ_{which}| against {'M' if var == 'M' else 'γ'} at {t}",
-                         paper, fit["slope"], agrees, detail))
+                         paper, slope, agrees, detail))
     toy0, toy1 = res.toy[0.0], res.toy[res.cfg.curl]
     out.append(Claim("flux.toy.detailed_balance", "J_ss ≈ 0 under detailed balance, rotational otherwise (Eqs 4–5)",
                      "J_ss = 0 vs ≠ 0", {"circulation_a0": toy0["circulation"], "circulation_a": toy1["circulation"]},
@@ -291,12 +300,12 @@ def plot_slopes(res: FluxResults, axs=None):
             if x.size:
                 a.loglog(x[conv], y[conv], "ko")
                 a.loglog(x[~conv], y[~conv], "o", mfc="none", color="k")
-            fit = res.slopes[f"{which}_{var}_{when}"]
-            if fit["slope"] is not None:
+            fit = res.slopes[f"{which}_{var}_{when}"]["fit"]
+            if fit is not None:
                 xs = np.array([x.min(), x.max()])
                 a.loglog(xs, 10 ** (np.log10(y[np.isfinite(y) & (y > 0)]).mean()
-                                    + fit["slope"] * (np.log10(xs) - np.log10(x).mean())), "C3--",
-                         label=f"slope {fit['slope']:.2f}")
+                                    + fit.slope * (np.log10(xs) - np.log10(x).mean())), "C3--",
+                         label=f"slope {fit.slope:.2f}")
                 a.legend(fontsize=7)
             a.xaxis.set_minor_formatter(plt.NullFormatter())
             a.set_xlabel("M (neurons)" if var == "M" else "γ = ν/B")
@@ -335,16 +344,16 @@ def discussion(res: FluxResults) -> str:
     for key, fit in res.slopes.items():
         sign = _PAPER_SIGN.get(key)
         paper = "bifurcation" if sign is None else ("> 0" if sign > 0 else "< 0")
-        val = "—" if fit["slope"] is None else f"{fit['slope']:.2f} ({fit['n_points']} runs, {fit['fixed']})"
+        val = "—" if fit["fit"] is None else f"{fit['fit'].slope:.2f} ({fit['fit'].n} runs, {fit['fixed']})"
         if sign is None:
             br = final_branches(res, key.split("_")[0])
             fmt_b = lambda v: "—" if v is None else f"{v:.2g}"  # noqa: E731
             val += f"; median final flux converged {fmt_b(br['converged'])} vs unconverged {fmt_b(br['unconverged'])}"
         rows.append(f"| {key} | {paper} | {val} |")
     lines.append("**Slopes** of ln|Ĵ| against ln M and ln γ:\n\n| fit | paper | measured |\n|---|---|---|\n" + "\n".join(rows))
-    n_agree = sum(1 for k, f in res.slopes.items() if _PAPER_SIGN.get(k) is not None and f["slope"] is not None
-                  and np.sign(f["slope"]) == _PAPER_SIGN[k])
-    n_sign = sum(1 for k, f in res.slopes.items() if _PAPER_SIGN.get(k) is not None and f["slope"] is not None)
+    n_agree = sum(1 for k, f in res.slopes.items() if _PAPER_SIGN.get(k) is not None and _slope(f) is not None
+                  and np.sign(_slope(f)) == _PAPER_SIGN[k])
+    n_sign = sum(1 for k, f in res.slopes.items() if _PAPER_SIGN.get(k) is not None and _slope(f) is not None)
     lines.append(f"{n_agree} of the {n_sign} signs the paper states agree here. With {len(res.cells)} grid runs of "
                  f"{res.cfg.grid.steps} iterations, each slope rests on a handful of points; the paper gives signs, "
                  "not numbers, for these fits.")

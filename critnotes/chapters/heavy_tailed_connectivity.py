@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .. import connectivity_stats as cs
-from .. import fitting, redistribution
+from .. import fitting, graphs, redistribution
 from ..config import chapter_config
 from ..data import load_dataset
 from ..plotting import PALETTE, axes, fit_line, loglog_pdf
@@ -119,9 +119,7 @@ def run(cfg: HeavyTailedConfig, device=None, progress: bool = True) -> HeavyTail
 
     # critical / non-critical / redundant connections (neuron → neuron only)
     table = cs.connection_table(final)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        c_mid = np.corrcoef(act.at(t_mid).T.astype(float))
-        c_end = np.corrcoef(act.activity[-1].T.astype(float))
+    c_mid, c_end = graphs.correlation_matrix(act.at(t_mid)), graphs.correlation_matrix(act.activity[-1])
     cls = cs.classify_connections(table, c_mid, c_end, cfg.c_th)
     pos = np.searchsorted(wrec.index, table.flat)
     traj_full = cs.trajectory_stats(wrec.steps, wrec.weights[:, pos].astype(float), cfg.window)

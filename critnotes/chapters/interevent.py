@@ -116,9 +116,9 @@ def claims(res: IntereventResults) -> list[Claim]:
             id=f"{CHAPTER}.alpha_ls.{name}.top{q * 100:g}pct",
             statement=f"intervals between top-{q * 100:g}% updates: least-squares log-log slope ≈ {paper} "
                       f"({_what(res, name)})",
-            paper=paper, measured=d["ls"]["alpha"], agrees=abs(d["ls"]["alpha"] - paper) <= TOLERANCE,
+            paper=paper, measured=-d["ls"].slope, agrees=abs(-d["ls"].slope - paper) <= TOLERANCE,
             detail={**common, "ls_range": [res.cfg.ls_min, res.cfg.ls_max_frac * stats.length],
-                    "r2": d["ls"]["r2"], "n_points": d["ls"]["n_points"]}))
+                    "r2": d["ls"].r2, "n_points": d["ls"].n}))
         verdict = mle["favoured"]
         out.append(Claim(
             id=f"{CHAPTER}.alpha_mle.{name}.top{q * 100:g}pct",
@@ -137,7 +137,7 @@ def claims(res: IntereventResults) -> list[Claim]:
             statement="time-shuffled null (same events per parameter, random steps): burstiness and LS slope "
                       "of the data vs the null (the paper has no null model)",
             paper=None, measured={"burstiness": d["burstiness"], "burstiness_null": n["burstiness"],
-                                  "ls_alpha": d["ls"]["alpha"], "ls_alpha_null": n["ls"]["alpha"]},
+                                  "ls_alpha": -d["ls"].slope, "ls_alpha_null": -n["ls"].slope},
             agrees=None, detail={"mle_alpha_null": n["mle"]["alpha"], "verdict_null": n["mle"]["favoured"]}))
     if "cnn" not in res.models:
         out.append(Claim(id=f"{CHAPTER}.alpha_ls.cnn", statement="CNN intervals (skipped in this profile)",
@@ -170,7 +170,7 @@ def plot_intervals(res: IntereventResults, model: str = "mlp", quantile: float =
     lo, hi = res.cfg.ls_min, res.cfg.ls_max_frac * res.models[model]["stats"].length
     xs = np.geomspace(lo, hi, 20)
     ls = d["ls"]
-    ax.loglog(xs, 10 ** ls["intercept"] * xs ** ls["slope"], "-", color=PALETTE["fit"],
+    ax.loglog(xs, np.exp(ls.intercept) * xs ** ls.slope, "-", color=PALETTE["fit"],
               label=f"least squares: slope −{ls['alpha']:.2f}")
     mle = d["mle"]
     at = np.interp(np.log(mle["xmin"]), np.log(d["x"]), np.log(d["density"]))
@@ -206,7 +206,7 @@ def plot_levels(res: IntereventResults, ax=None):
             a = [res.fits[(name, q)]["data"][key]["alpha"] for q in qs]
             ax.semilogx(np.array(qs) * 100, a, mk + "-", color=(PALETTE["stage2"], PALETTE["stage1"])[k],
                         mfc="none" if key == "mle" else None, label=f"{name}: {lab}")
-        a0 = [res.fits[(name, q)]["null"]["ls"]["alpha"] for q in qs]
+        a0 = [-res.fits[(name, q)]["null"]["ls"].slope for q in qs]
         ax.semilogx(np.array(qs) * 100, a0, ":", color=PALETTE["null"], label=f"{name}: null, least squares")
     for name, a in PAPER_ALPHA.items():
         ax.axhline(a, color=PALETTE["fit"], lw=0.8, ls="--")

@@ -14,6 +14,7 @@ import sys
 import numpy as np
 import scipy.stats
 
+from .. import fitting
 from .. import information as inf
 from ..config import chapter_config
 from ..plotting import axes
@@ -115,9 +116,8 @@ def kl_agreement(rec: inf.KLRecord) -> dict:
 def scan_slopes(rec: inf.KLRecord) -> dict:
     """Log–log slopes over the magnitude scan: of r²uᵀF(w+ru)u (Eq 4 predicts 0) and of the true
     KL D(r) (quadratic regime: 2), medians over the scanned update directions."""
-    lr = np.log(rec.radii)
-    fim = [np.polyfit(x, np.log(y), 1)[0] for x, y in zip(lr, rec.scan_fim) if np.all(y > 0)]
-    kl = [np.polyfit(x, np.log(y), 1)[0] for x, y in zip(lr, rec.scan_kl) if np.all(y > 0)]
+    fim = [fitting.loglog_fit(r, y).slope for r, y in zip(rec.radii, rec.scan_fim) if np.all(y > 0)]
+    kl = [fitting.loglog_fit(r, y).slope for r, y in zip(rec.radii, rec.scan_kl) if np.all(y > 0)]
     return {"fim_slope": float(np.median(fim)) if fim else float("nan"),
             "kl_slope": float(np.median(kl)) if kl else float("nan"), "n_directions": len(fim)}
 

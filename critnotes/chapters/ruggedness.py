@@ -82,17 +82,13 @@ def train_config(cfg: RuggednessConfig, epochs: int) -> TrainConfig:
                        steps=epochs * (n // cfg.batch_size), seed=cfg.seed, n_train=cfg.n_train)
 
 
-def semilog_slope(samples, bins: int = 40) -> dict:
+def semilog_slope(samples, bins: int = 40) -> fitting.LineFit:
     """Least-squares line through ln p(x) vs x on linear bins up to the 99.9th percentile: the
-    paper's semi-log reading of an exponential (Fig 4 B–C).  ``rate`` = −slope."""
+    paper's semi-log reading of an exponential (Fig 4 B–C); the rate is −slope."""
     x = np.asarray(samples, dtype=float)
     counts, edges = np.histogram(x, bins=bins, range=(0.0, float(np.quantile(x, 0.999))))
-    mid, keep = 0.5 * (edges[1:] + edges[:-1]), counts > 0
     dens = counts / (len(x) * np.diff(edges))
-    slope, icpt = np.polyfit(mid[keep], np.log(dens[keep]), 1)
-    resid = np.log(dens[keep]) - (slope * mid[keep] + icpt)
-    r2 = 1 - np.sum(resid ** 2) / np.sum((np.log(dens[keep]) - np.log(dens[keep]).mean()) ** 2)
-    return {"rate": float(-slope), "intercept": float(icpt), "r2": float(r2), "n_points": int(keep.sum())}
+    return fitting.linear_fit(0.5 * (edges[1:] + edges[:-1]), dens, log_y=True)
 
 
 def survivors(cmp: dict, p_threshold: float = 0.1) -> list[str]:
@@ -119,7 +115,7 @@ def fit_scan(dL: np.ndarray) -> dict:
     cmp = fitting.compare_families(pos)
     x, p = fitting.log_binned_density(pos)
     return {"compare": cmp, "exponential": fitting.fit_exponential(pos), "ls_semilog": semilog_slope(pos),
-            "ls_loglog": fitting.ls_slope(x, p, xrange=(cmp["power_law"]["xmin"], None)),
+            "ls_loglog": fitting.loglog_fit(x, p, xrange=(cmp["power_law"]["xmin"], None)),
             "zero_fraction": float(1 - pos.size / v.size), "n": int(v.size)}
 
 
@@ -186,8 +182,8 @@ def claims(res: RuggednessResults) -> list[Claim]:
                     "alpha_mle": cmp["power_law"]["alpha"], "xmin": cmp["power_law"]["xmin"],
                     "ks_power_law": cmp["power_law"]["ks"], "n_tail": cmp["n_tail"],
                     "exp_rate_mle": f["exponential"]["rate"], "exp_ks": f["exponential"]["ks"],
-                    "ls_semilog_r2": f["ls_semilog"]["r2"], "ls_loglog_alpha": f["ls_loglog"]["alpha"],
-                    "ls_loglog_r2": f["ls_loglog"]["r2"], "zero_fraction": f["zero_fraction"],
+                    "ls_semilog_r2": f["ls_semilog"].r2, "ls_loglog_alpha": -f["ls_loglog"].slope,
+                    "ls_loglog_r2": f["ls_loglog"].r2, "zero_fraction": f["zero_fraction"],
                     "train_acc": res.runs[ep]["train_acc"], "steps": res.runs[ep]["steps"]}))
     ep = res.cfg.epochs[-1]
     big = max(e for e in res.eps_values(ep) if e in PAPER_FAMILY)
@@ -195,9 +191,9 @@ def claims(res: RuggednessResults) -> list[Claim]:
     out.append(Claim(
         id=f"{CHAPTER}.alpha.eps{big:g}.epoch{ep}",
         statement="power-law exponent of |ΔL| at large ε (the paper's number was lost in the text extraction)",
-        paper=None, measured={"ls": f["ls_loglog"]["alpha"], "mle": f["compare"]["power_law"]["alpha"]},
+        paper=None, measured={"ls": -f["ls_loglog"].slope, "mle": f["compare"]["power_law"]["alpha"]},
         agrees=None, detail={"mle_se": f["compare"]["power_law"]["alpha_se"],
-                             "xmin": f["compare"]["power_law"]["xmin"], "ls_r2": f["ls_loglog"]["r2"]}))
+                             "xmin": f["compare"]["power_law"]["xmin"], "ls_r2": f["ls_loglog"].r2}))
     for (fam, delta), syn in res.synthetic.items():
         exp = EXPECTED_FAMILY[fam]
         surv = [survivors(c, pt) for c in syn["fits"]]
@@ -350,7 +346,7 @@ def fit_table(res: RuggednessResults) -> str:
                      f"{f['compare']['power_law']['alpha']:>6.2f} {rp('power_law_vs_exponential'):>16} "
                      f"{rp('power_law_vs_lognormal'):>16} {rp('lognormal_vs_exponential'):>16}  "
                      f"{'/'.join(survivors(f['compare'], res.cfg.p_threshold)):24} "
-                     f"{f['ls_semilog']['r2']:>13.3f} {f['ls_loglog']['alpha']:>8.2f} ({f['ls_loglog']['r2']:.3f})")
+                     f"{f['ls_semilog'].r2:>13.3f} {-f['ls_loglog'].slope:>8.2f} ({f['ls_loglog'].r2:.3f})")
     return "\n".join(lines)
 
 

@@ -4,7 +4,7 @@ Every network is trained with a :class:`~critnotes.recorder.UpdateRecorder` that
 parameters at every step of each stage window into log bins.  Each (run, stage) histogram gets two
 exponents side by side: the binned maximum-likelihood power law (x_min by KS, likelihood ratios vs
 log-normal and exponential; :func:`critnotes.fitting.fit_powerlaw_binned`) and the paper's indicative
-least-squares slope of the log-binned density over the same tail (:func:`critnotes.fitting.ls_slope`).
+least-squares slope of the log-binned density over the same tail (:func:`critnotes.fitting.loglog_fit`).
 
 Stage windows are the paper's (steps 0–10k, 20k–30k, and 80k–90k for Fig S2C) times
 ``stage_scale`` (times a per-run factor from ``run_scale`` for the expensive runs).
@@ -12,6 +12,7 @@ Stage windows are the paper's (steps 0–10k, 20k–30k, and 80k–90k for Fig S
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 
 import matplotlib.pyplot as plt
@@ -125,7 +126,7 @@ class RunAnalysis:
     n_params: int
     test_acc: float
     fits: list                        # per window: PowerLawFit or None
-    ls: list                          # per window: ls_slope dict (with "xrange") or None
+    ls: list                          # per window: fitting.loglog_fit LineFit (α = −slope) or None
     errors: list                      # per window: why there is no fit, or None
 
 
@@ -192,7 +193,7 @@ def fit_stage(edges: np.ndarray, counts: np.ndarray):
     x_hi = e[well[-1] + 1] if well.size else e[-1]
     x, p = fitting.log_binned_density(edges=e, counts=c)
     try:
-        ls = fitting.ls_slope(x, p, xrange=(fit.xmin, x_hi)) | {"xrange": (fit.xmin, float(x_hi))}
+        ls = fitting.loglog_fit(x, p, xrange=(fit.xmin, x_hi))
     except ValueError:
         ls = None
     return fit, ls
@@ -265,7 +266,7 @@ def fit_detail(r: RunAnalysis, w: int) -> dict:
                 "R_vs_exponential": f.comparisons["exponential"][0],
                 "p_vs_exponential": f.comparisons["exponential"][1], "favoured": f.favoured(P_SIGNIFICANT),
                 "lognormal_sigma": f.details["lognormal"]["sigma"],
-                "ls_alpha": None if ls is None else ls["alpha"], "ls_xrange": None if ls is None else ls["xrange"]}
+                "ls_alpha": None if ls is None else -ls.slope, "ls_xrange": None if ls is None else ls.x_range}
 
 
 def _stage_name(w: int) -> str:
@@ -366,7 +367,7 @@ def fit_table(res: UpdatesResults) -> str:
             (rl, pl), (re_, pe) = f.comparisons["lognormal"], f.comparisons["exponential"]
             rows.append(f"{key:20s} {win:>13s} {f.alpha:6.2f}±{f.alpha_se:<5.2f} {f.xmin:9.2e} "
                         f"{f.n_tail / f.n_total:7.1%} {f.ks:6.3f} {rl:10.3g} ({pl:.2f}) {re_:10.3g} ({pe:.2f}) "
-                        f"{f.favoured(P_SIGNIFICANT):>11s} {'—' if ls is None else format(ls['alpha'], '6.2f')}")
+                        f"{f.favoured(P_SIGNIFICANT):>11s} {'—' if ls is None else format(-ls.slope, '6.2f')}")
     return "\n".join(rows)
 
 
@@ -424,9 +425,9 @@ def plot_distribution(res: UpdatesResults, key: str = "mlp-small", stage: int | 
                 powerlaw_guide(ax, f.alpha, f.xmin, y0, e[-1], color=col, ls="-",
                                label=f"MLE α={f.alpha:.2f} ({f.favoured(P_SIGNIFICANT)})")
                 if ls is not None:
-                    x0, x1 = ls["xrange"]
-                    powerlaw_guide(ax, ls["alpha"], x0, 10 ** (ls["intercept"] + ls["slope"] * np.log10(x0)), x1,
-                                   color=col, ls=":", label=f"LS α={ls['alpha']:.2f}")
+                    x0, x1 = ls.x_range
+                    powerlaw_guide(ax, -ls.slope, x0, math.exp(ls.intercept) * x0 ** ls.slope, x1,
+                                   color=col, ls=":", label=f"LS α={-ls.slope:.2f}")
             ax.set_ylabel("probability density p(|Δw|)")
         else:
             x, cc = fitting.ccdf(edges=e, counts=c)
@@ -488,7 +489,7 @@ def plot_exponents(res: UpdatesResults, ax=None):
                             mfc="none" if rejected(f) else STAGE_COLORS[w % 3], ms=5,
                             label=f"MLE, stage {w + 1}" if i == 0 else None)
             if ls is not None:
-                ax.plot(i + dx, ls["alpha"], "x", color=STAGE_COLORS[w % 3],
+                ax.plot(i + dx, -ls.slope, "x", color=STAGE_COLORS[w % 3],
                         label=f"LS, stage {w + 1}" if i == 0 else None)
     ax.axhspan(*PAPER_ALPHA, color="#cccccc", alpha=0.4, label="paper: 3–5")
     ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=7)
