@@ -84,7 +84,8 @@ def feedforward(model: nn.Module) -> FeedForward:
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"feedforward needs a torch.nn.Module, got {type(model).__name__}")
-    leaves = [(n, m) for n, m in model.named_modules() if not any(True for _ in m.children())]
+    subs = find_layers(model, types=None).items() if any(True for _ in model.children()) else [("", model)]
+    leaves = [(n, m) for n, m in subs if not any(True for _ in m.children())]
     names, linears, acts, pending = [], [], [], []
 
     def not_mlp(why: str) -> TypeError:
