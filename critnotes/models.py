@@ -106,17 +106,16 @@ def initialise_(model: nn.Module, init: str = "default", init_scale: float = 1.0
         raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
     if init == "default":
         return
-    for m in model.modules():
-        if isinstance(m, (nn.Linear, nn.Conv2d)):
-            if init == "xavier-normal":
-                nn.init.xavier_normal_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            else:
-                fan_in = m.weight[0].numel()
-                nn.init.normal_(m.weight, 0.0, init_scale / math.sqrt(fan_in))
-                if m.bias is not None:
-                    nn.init.normal_(m.bias, 0.0, bias_scale) if bias_scale > 0 else nn.init.zeros_(m.bias)
+    for m in find_layers(model, types=(nn.Linear, nn.Conv2d)).values():
+        if init == "xavier-normal":
+            nn.init.xavier_normal_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        else:
+            fan_in = m.weight[0].numel()
+            nn.init.normal_(m.weight, 0.0, init_scale / math.sqrt(fan_in))
+            if m.bias is not None:
+                nn.init.normal_(m.bias, 0.0, bias_scale) if bias_scale > 0 else nn.init.zeros_(m.bias)
 
 
 def build_model(name: str, *, in_shape=(1, 28, 28), n_classes: int = 10, hidden: tuple[int, ...] | None = None,
