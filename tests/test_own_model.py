@@ -41,18 +41,18 @@ def test_own_cnn_with_dataloader_frozen_layer_tied_weight_and_extra_loss():
     frozen0 = copy.deepcopy(net.frozen.state_dict())
     plain, other = copy.deepcopy(net), copy.deepcopy(net)
     cfg = TrainConfig(steps=7, batch_size=16, lr=0.2)
-    r = train(cfg, model=net, data=_loader(), extra_loss=head_decay, progress=False)
+    r = train(cfg, model=net, data=_loader(), extra_loss=head_decay, device="cpu", progress=False)
     assert all(torch.equal(v, net.frozen.state_dict()[k]) for k, v in frozen0.items())
     trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
     naive = sum(p.numel() for m in net.modules() for p in m.parameters(recurse=False) if p.requires_grad)
     assert r.n_params == trainable == naive - 64 and net.b.weight is net.a.weight
     assert len(r.losses) == 7 and r.user_model and r.dataset == "user data" and 0 <= r.train_acc <= 1
     assert net.features[1].running_mean.abs().sum() > 0              # BatchNorm saw training batches
-    r_plain = train(cfg, model=plain, data=_loader(), progress=False)
+    r_plain = train(cfg, model=plain, data=_loader(), device="cpu", progress=False)
     assert not torch.allclose(plain.head.weight, net.head.weight)   # the extra term changes the result
     assert net.head.weight.norm() < plain.head.weight.norm()         # … in the direction it pulls
     r_zero = train(cfg, model=other, data=_loader(), extra_loss=lambda m, x, y: 0.0 * head_decay(m, x, y),
-                   progress=False)
+                   device="cpu", progress=False)
     assert torch.equal(other.head.weight, plain.head.weight)
     assert (r_zero.losses == r_plain.losses).all()
     with pytest.raises(ValueError, match="cannot be rebuilt"):
@@ -88,7 +88,7 @@ def test_loop_matches_hand_written_sgd_step_for_step(source):
         data, order = DataLoader(TensorDataset(x, y), batch_size=4), [torch.arange(i % 3 * 4, i % 3 * 4 + 4)
                                                                         for i in range(6)]
     r = train(cfg, [FlatEveryStep()], model=net, data=data, extra_loss=lambda m, xb, yb: 0.1 * m[0].bias.pow(2).sum(),
-              progress=False)
+              device="cpu", progress=False)
     traj = r.probes["flat"]
     for t, idx in enumerate(order):
         assert torch.allclose(traj[t], torch.cat([p.detach().reshape(-1) for p in ref.parameters()]), atol=1e-6)
