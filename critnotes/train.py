@@ -11,7 +11,8 @@ A *probe* watches a run without changing it.  Two kinds of hooks exist (a probe 
 The model's parameters are re-pointed into one contiguous vector ``run.flat`` so that a probe sees
 every parameter at once (``run.layers`` gives each layer's slice).  Non-finite loss stops the run and
 marks it ``diverged`` (never an exception), so a sweep over hyper-parameters records divergence as a
-result.  Runs are cached on disk by a hash of (config, probes, device type): see :mod:`critnotes.cache`.
+result.  Runs are cached on disk by a hash of (config, probes, device type, dataset used and whether it is a
+stand-in): see :mod:`critnotes.cache`.  The dataset is never substituted: an unavailable one is an error.
 Deterministic for a given seed on CPU.
 
 The same loop trains a user's own network: ``train(cfg, model=net, data=loader_or_(x, y),
