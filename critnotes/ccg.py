@@ -2,7 +2,8 @@
 
 Paper 003 extracts one sparse sub-network per task ("clustering–growing–pruning") but publishes no
 method; this module is our design, stated so that it can be checked.  For a task T (a digit) and the
-neurons of a ReLU MLP (every hidden layer, then the logits; the inputs are not neurons):
+neurons of a feed-forward MLP with any elementwise activation (every hidden layer, then the logits; the
+inputs are not neurons):
 
 1. **clustering** — each neuron's task signal-to-noise ratio
    ``d'_i = (μ_i(T) − μ_i(¬T)) / sqrt((σ_i(T)² + σ_i(¬T)²)/2)`` on a probe set; neurons with
@@ -39,8 +40,9 @@ import torch
 from torch import nn
 
 from . import fitting
+from .layers import feedforward
 
-__all__ = ["CCGParams", "CCG", "network_layers", "forward_layers", "split_activity", "task_snr",
+__all__ = ["CCGParams", "CCG", "Layers", "network_layers", "forward_layers", "split_activity", "task_snr",
            "extract_ccg", "extract_all", "ccg_output", "layer_means", "auc", "union_masks", "masked_model",
            "feature_map", "membership_order", "coupling_cost", "aging_fit", "overlap"]
 
@@ -93,25 +95,48 @@ class CCG:
         return int(sum(v.size for v in self.vertices))
 
 
-Layers = list[tuple[np.ndarray, np.ndarray]]
+class Layers(list):
+    """``[(W, b), …]`` (numpy float64) of an MLP's Linear layers, input side first, and ``activations``:
+    the elementwise activation module after each hidden layer (one module for all, or one per layer)."""
+
+    def __init__(self, weights, activations):
+        super().__init__(weights)
+        acts = list(activations) if isinstance(activations, (list, tuple)) else [activations] * (len(self) - 1)
+        if len(self) < 2 or len(acts) != len(self) - 1:
+            raise ValueError(f"a CCG needs at least two Linear layers and one activation per hidden layer; got "
+                             f"{len(self)} layers and {len(acts)} activations")
+        self.activations = acts
+
+    def activate(self, layer: int, z: np.ndarray) -> np.ndarray:
+        """The activation of hidden layer ``layer`` applied elementwise to ``z`` (float64)."""
+        with torch.no_grad():
+            return self.activations[layer](torch.as_tensor(z, dtype=torch.float64)).numpy()
+
+
+def _layers(layers) -> Layers:
+    if not isinstance(layers, Layers):
+        raise TypeError("layers must be a ccg.Layers (from network_layers(model), or "
+                        "Layers([(W, b), …], activation_module)); a bare list does not say the activation")
+    return layers
 
 
 def network_layers(model: nn.Module) -> Layers:
-    """``[(W, b), …]`` (numpy float64) of the Linear layers of an MLP, input side first."""
-    lins = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if len(lins) < 2:
-        raise ValueError("a CCG needs at least two Linear layers (one hidden layer)")
-    return [(m.weight.detach().double().numpy(), m.bias.detach().double().numpy()) for m in lins]
+    """The weights and activation modules of a feed-forward MLP (:func:`critnotes.layers.feedforward`)."""
+    ff = feedforward(model)
+    return Layers([(m.weight.detach().cpu().double().numpy(), m.bias.detach().cpu().double().numpy())
+                   for m in ff.linears], ff.activations)
 
 
 def forward_layers(layers: Layers, x) -> list[np.ndarray]:
-    """Activities of every neuron layer (ReLU hidden layers, then logits) for inputs ``x`` (n, d_in)."""
+    """Activities of every neuron layer (hidden layers after their activation, then logits) for inputs
+    ``x`` (n, d_in)."""
+    layers = _layers(layers)
     a = np.asarray(x, dtype=float).reshape(len(x), -1)
     out = []
     for i, (w, b) in enumerate(layers):
         a = a @ w.T + b
         if i < len(layers) - 1:
-            a = np.maximum(a, 0.0)
+            a = layers.activate(i, a)
         out.append(a)
     return out
 
@@ -154,6 +179,7 @@ def ccg_output(layers: Layers, a0: np.ndarray, edges: np.ndarray, task: int, mea
     ``means`` (the dense network's mean activity of each neuron layer, :func:`layer_means`) selects
     mean ablation: a masked input contributes its mean, so every kept neuron keeps its operating
     point; ``None`` is zero ablation (masked weights set to 0)."""
+    layers = _layers(layers)
     n_l = len(layers)
     mu = means if means is not None else [np.zeros(w.shape[0]) for w, _ in layers]
     prev = {int(j): a0[:, j] - mu[0][j] for j in np.unique(edges[edges[:, 0] == 1, 1])}
@@ -166,7 +192,7 @@ def ccg_output(layers: Layers, a0: np.ndarray, edges: np.ndarray, task: int, mea
             for j in e[e[:, 2] == k, 1]:
                 if int(j) in prev:
                     z = z + w[k, j] * prev[int(j)]
-            cur[int(k)] = (np.maximum(z, 0.0) - mu[layer][k]) if layer < n_l - 1 else z
+            cur[int(k)] = (layers.activate(layer, z) - mu[layer][k]) if layer < n_l - 1 else z
         prev = cur
     return prev.get(int(task), np.full(len(a0), layers[-1][1][task] + layers[-1][0][task] @ mu[-2]))
 
@@ -197,7 +223,7 @@ def extract_ccg(layers: Layers, acts: list[np.ndarray], labels, task: int,
     (:func:`forward_layers` or :func:`split_activity`), ``labels`` the probe labels.
     """
     params.validate()
-    n_l = len(layers)
+    n_l = len(_layers(layers))
     if len(acts) != n_l:
         raise ValueError(f"need one activity matrix per neuron layer ({n_l}), got {len(acts)}")
     if not 0 <= task < layers[-1][0].shape[0]:
@@ -256,7 +282,7 @@ def masked_model(model: nn.Module, masks: list[np.ndarray], means=None) -> nn.Mo
     ``means`` (:func:`layer_means`) the masked inputs' mean contribution is folded into the biases
     (mean ablation, as in :func:`ccg_output`)."""
     out = copy.deepcopy(model)
-    lins = [m for m in out.modules() if isinstance(m, nn.Linear)]
+    lins = feedforward(out).linears
     if len(lins) != len(masks):
         raise ValueError(f"{len(masks)} masks for {len(lins)} Linear layers")
     with torch.no_grad():

@@ -24,7 +24,8 @@ from torch import nn
 from torch.func import functional_call, grad, hessian, vmap
 
 from . import fitting, graphs
-from .train import TrainResult, loss_per_sample, per_sample_losses
+from .layers import find_layers
+from .train import TrainResult, loss_per_sample, per_sample_losses, trainable_parameters
 
 __all__ = ["model_at", "abs_correlations", "time_weights", "trajectory_stats", "irreversibility",
            "acf_decay", "param_subset", "gradient_matrices", "connection_table", "classify_connections",
@@ -39,10 +40,19 @@ def model_at(result: TrainResult, t: int) -> nn.Module:
                          "rebuilding a network needs n_weights=None in the CriticalRunConfig")
     k = int(np.argmin(np.abs(rec.steps - t)))
     model = result.initial_model()
-    flat = torch.as_tensor(rec.weights[k])
+    params = trainable_parameters(model)
     with torch.no_grad():
-        torch.nn.utils.vector_to_parameters(flat.to(next(model.parameters()).dtype), model.parameters())
+        torch.nn.utils.vector_to_parameters(torch.as_tensor(rec.weights[k]).to(params[0].dtype), params)
     return model
+
+
+def _flat_offsets(model: nn.Module) -> dict[int, int]:
+    """Start of every trainable parameter in the training run's flat vector (by parameter identity)."""
+    offs, off = {}, 0
+    for p in trainable_parameters(model):
+        offs[id(p)] = off
+        off += p.numel()
+    return offs
 
 
 def abs_correlations(activity: np.ndarray) -> np.ndarray:
@@ -122,14 +132,13 @@ def param_subset(model: nn.Module, n_per_layer: int, seed: int = 0) -> np.ndarra
     """Flat indices of ``n_per_layer`` weights (no biases) drawn uniformly from each Linear layer's
     weight matrix — the subset on which C, S and H are computed exactly."""
     rng = np.random.default_rng(seed)
-    out, off = [], 0
-    for m in model.modules():
-        if isinstance(m, nn.Linear):
-            n_w = m.weight.numel()
-            out.append(off + np.sort(rng.choice(n_w, size=min(n_per_layer, n_w), replace=False)))
-            off += n_w + (m.bias.numel() if m.bias is not None else 0)
-        elif any(True for _ in m.parameters(recurse=False)):
-            raise ValueError("param_subset expects a network whose parameters all belong to Linear layers")
+    offs = _flat_offsets(model)
+    out = []
+    for m in find_layers(model).values():
+        if id(m.weight) not in offs:                  # a frozen layer is not part of the flat vector
+            continue
+        n_w = m.weight.numel()
+        out.append(offs[id(m.weight)] + np.sort(rng.choice(n_w, size=min(n_per_layer, n_w), replace=False)))
     return np.concatenate(out)
 
 
@@ -182,12 +191,10 @@ class ConnectionTable:
 
 def connection_table(model: nn.Module) -> ConnectionTable:
     """Every connection between two recorded neurons of an MLP (784-h-h-10: layers 2 and 3)."""
-    lin = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    lin = list(find_layers(model).values())
     sizes = [m.out_features for m in lin]
-    starts, off = [], 0
-    for m in lin:
-        starts.append(off)
-        off += m.weight.numel() + m.bias.numel()
+    offs = _flat_offsets(model)
+    starts = [offs[id(m.weight)] for m in lin]
     neuron_off = np.concatenate(([0], np.cumsum(sizes)))
     cols = []
     for li in range(1, len(lin)):

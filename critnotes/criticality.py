@@ -21,7 +21,8 @@ propagation step):
 Mean-field theory (Poole et al. 2016) gives the order-to-chaos line χ₁ = σ_w² E[φ'(√q* z)²] = 1 for
 ``W ~ N(0, σ_w²/fan_in)``, ``b ~ N(0, σ_b²)`` (``init="normal"`` of :mod:`critnotes.models`): σ_w² = 1 for
 tanh at σ_b = 0, σ_w² = 2 for ReLU.  :func:`criticality_penalty` is a differentiable (λ-per-layer)²
-term, and :func:`train_regularised` trains with it on a sequence of permuted-MNIST tasks.
+term (:class:`CriticalityPenalty` as an ``extra_loss`` of :func:`critnotes.train.train`), and
+:func:`train_regularised` trains with it on a sequence of permuted-MNIST tasks.
 """
 from __future__ import annotations
 
@@ -37,15 +38,15 @@ import torch.autograd.forward_ad as fwAD
 
 from . import cache, graphs, models
 from .data import load_dataset
+from .layers import feedforward
 from .probes import probe_indices
-from .train import (Probe, Run, TrainConfig, evaluate, minibatches, log_checkpoints, loss_per_sample, make_model,
-                    make_optimizer, progress_bar)
+from .train import Probe, Run, TrainConfig, evaluate, evaluating, log_checkpoints, make_model, train
 from .device import resolve_device
 
 __all__ = [
     "MF_ACTIVATIONS", "chi1", "q_star", "critical_sigma_w2", "hidden_blocks", "layer_gains", "lyapunov_exponent",
     "branching_parameter", "response_curve", "intensity_grid", "dynamic_range", "CriticalityMetrics", "measure",
-    "criticality_penalty", "CriticalityProbe", "CriticalityRecord", "RegularisedConfig", "RegularisedResult",
+    "criticality_penalty", "CriticalityPenalty", "CriticalityProbe", "CriticalityRecord", "RegularisedConfig", "RegularisedResult",
     "train_regularised", "noisy_accuracy", "permute_pixels", "correlation_frobenius",
 ]
 
@@ -113,24 +114,10 @@ def critical_sigma_w2(activation: str = "tanh", sigma_b2: float = 0.0) -> float:
 # the three metrics of a network (Figs. 11.2–11.4)
 # ------------------------------------------------------------------------------------------------
 def hidden_blocks(model: nn.Module) -> list[nn.Sequential]:
-    """The propagation steps of an MLP: ``[Linear → activation]`` per hidden layer (read-out excluded)."""
-    if not isinstance(model, nn.Sequential):
-        raise TypeError(f"criticality metrics need an MLP (nn.Sequential of Linear/activation layers), "
-                        f"got {type(model).__name__}; build one with critnotes.models.build_model('mlp-…')")
-    mods = [m for m in model if not isinstance(m, nn.Flatten)]
-    blocks, i = [], 0
-    while i < len(mods):
-        if not isinstance(mods[i], nn.Linear):
-            raise TypeError(f"unexpected layer {mods[i]!r}: expected Linear followed by an activation")
-        j = i + 1
-        while j < len(mods) and not isinstance(mods[j], nn.Linear):
-            j += 1
-        if j < len(mods):                       # the last Linear is the read-out
-            blocks.append(nn.Sequential(*mods[i:j]))
-        i = j
-    if not blocks:
-        raise ValueError("the model has no hidden layer; criticality metrics need at least one")
-    return blocks
+    """The propagation steps of a feed-forward MLP: ``[Linear → activation]`` per hidden layer (read-out
+    excluded), from :func:`critnotes.layers.feedforward`."""
+    ff = feedforward(model)
+    return [nn.Sequential(lin, act) for lin, act in zip(ff.linears, ff.activations)]
 
 
 def _rms(u: torch.Tensor) -> torch.Tensor:
@@ -225,14 +212,9 @@ def intensity_grid(s_min: float = 1e-3, s_max: float = 1e3, n: int = 41) -> np.n
 def measure(model: nn.Module, x: torch.Tensor, *, seed: int = 0, intensities=None) -> CriticalityMetrics:
     """λ₀, σ and Δ of ``model`` on inputs ``x`` (eval mode, no gradients)."""
     s = intensity_grid() if intensities is None else np.asarray(intensities)
-    was = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            gains = layer_gains(model, x, seed=seed)
+    with evaluating(model):
+        gains = layer_gains(model, x, seed=seed)
         resp = response_curve(model, x, s)
-    finally:
-        model.train(was)
     return CriticalityMetrics(lyapunov_exponent(gains), branching_parameter(gains), dynamic_range(s, resp),
                               gains.clamp_min(1e-30).log().mean(0).cpu().numpy(), resp)
 
@@ -240,6 +222,22 @@ def measure(model: nn.Module, x: torch.Tensor, *, seed: int = 0, intensities=Non
 def criticality_penalty(model: nn.Module, x: torch.Tensor, *, seed: int = 0) -> torch.Tensor:
     """Differentiable P = mean over layers of ⟨ln g_l⟩²: zero when every layer has λ = 0."""
     return layer_gains(model, x, seed=seed).clamp_min(1e-30).log().mean(0).pow(2).mean()
+
+
+@dataclasses.dataclass
+class CriticalityPenalty:
+    """``extra_loss`` for :func:`critnotes.train.train`: β·P on the first ``n`` inputs of each mini-batch,
+    with perturbation seed ``seed + k`` at the k-th call (a fresh perturbation every update)."""
+
+    beta: float
+    n: int = 32
+    seed: int = 0
+    calls: int = 0
+
+    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        p = criticality_penalty(model, x[:self.n], seed=self.seed + self.calls)
+        self.calls += 1
+        return self.beta * p
 
 
 # ------------------------------------------------------------------------------------------------
@@ -374,53 +372,48 @@ def train_regularised(cfg: RegularisedConfig, *, device=None, progress: bool = T
     cfg.validate()
     dev = resolve_device(device)
     return cache.cached("criticality-regularised", (cfg, dev.type), lambda: _train_regularised(cfg, dev, progress),
-                        code=(_train_regularised, make_model, models, load_dataset, resolve_device), expect=RegularisedResult)
+                        code=(_train_regularised, train, make_model, models, load_dataset, resolve_device),
+                        expect=RegularisedResult)
+
+
+def _concat(records: list[CriticalityRecord], offsets: list[int]) -> CriticalityRecord:
+    """One record of several consecutive trainings, their steps shifted by ``offsets``."""
+    cat = lambda f: np.concatenate([getattr(r, f) for r in records])  # noqa: E731
+    return CriticalityRecord(np.concatenate([r.steps + o for r, o in zip(records, offsets)]), cat("lyapunov"),
+                             cat("branching"), cat("dynamic_range"), cat("layer_lyapunov"), records[0].intensities,
+                             cat("response"))
 
 
 def _train_regularised(cfg: RegularisedConfig, dev: torch.device, progress: bool) -> RegularisedResult:
+    """Task after task through :func:`critnotes.train.train` (one model, a fresh optimizer per task)."""
     t0 = time.perf_counter()
     tc = cfg.train
     data = load_dataset(tc.dataset).subset(tc.n_train, tc.n_test, seed=tc.seed).to(dev)
-    model = make_model(tc, data).to(dev)
-    opt = make_optimizer(tc.optimizer, model.parameters(), tc.lr)
-    probe = probe_indices(data.y_train, cfg.n_probe, tc.seed).to(dev)
-    s = intensity_grid()
-    metrics, steps, task_of, losses = [], [], [], []
+    model = make_model(tc, data)
+    records, offsets, task_of, losses = [], [], [], []
     acc = np.full((cfg.tasks, cfg.tasks), np.nan)
     noise_acc = np.full(len(cfg.noise_levels), np.nan)
     diverged = False
-    bar = progress_bar(cfg.tasks * tc.steps, f"regularised β={cfg.penalty:g} σ_w={tc.init_scale:.2f}", progress)
     for task in range(cfg.tasks):
-        xtr, xte = permute_pixels(data.x_train, task), permute_pixels(data.x_test, task)
-        ckpts = set(log_checkpoints(tc.steps, cfg.n_checkpoints, include_zero=task == 0))
-        if 0 in ckpts:
-            metrics.append(measure(model, xtr[probe], seed=tc.seed, intensities=s))
-            steps.append(0)
-            task_of.append(task)
-        for t, idx in enumerate(minibatches(len(data.y_train), tc.batch_size, tc.steps, tc.seed + task, dev)):
-            x, y = (xtr, data.y_train) if idx is None else (xtr[idx], data.y_train[idx])
-            ce = loss_per_sample(tc.loss, model(x), y).mean()
-            loss = ce + cfg.penalty * criticality_penalty(model, x[:cfg.n_penalty], seed=tc.seed + t) \
-                if cfg.penalty > 0 else ce
-            opt.zero_grad(set_to_none=False)
-            loss.backward()
-            opt.step()
-            losses.append(ce.item())
-            if not math.isfinite(losses[-1]):
-                diverged = True
-                break
-            if t + 1 in ckpts:
-                metrics.append(measure(model, xtr[probe], seed=tc.seed, intensities=s))
-                steps.append(task * tc.steps + t + 1)
-                task_of.append(task)
-            bar.update(1)
-        if diverged:
+        task_data = dataclasses.replace(data, x_train=permute_pixels(data.x_train, task),
+                                        x_test=permute_pixels(data.x_test, task))
+        probe = CriticalityProbe(tuple(log_checkpoints(tc.steps, cfg.n_checkpoints, include_zero=task == 0)),
+                                 n_probe=cfg.n_probe, probe_seed=tc.seed)
+        penalty = CriticalityPenalty(cfg.penalty, cfg.n_penalty, tc.seed) if cfg.penalty > 0 else None
+        r = train(tc.loop_only().replace(seed=tc.seed + task), [probe], model=model, data=task_data,
+                  extra_loss=penalty, device=dev, progress=progress)
+        losses.append(r.losses)
+        records.append(r.probes[probe.name])
+        offsets.append(task * tc.steps)
+        task_of.append(np.full(len(records[-1].steps), task))
+        if r.diverged:
+            diverged = True
             break
         for j in range(cfg.tasks):
             acc[task, j] = evaluate(model, permute_pixels(data.x_test, j), data.y_test, tc.loss)[1]
         if task == 0:
-            noise_acc = np.array([noisy_accuracy(model, xte, data.y_test, lv, seed=tc.seed)
+            noise_acc = np.array([noisy_accuracy(model, task_data.x_test, data.y_test, lv, seed=tc.seed)
                                   for lv in cfg.noise_levels])
-    bar.close()
-    return RegularisedResult(cfg, _stack(steps, metrics, s), np.array(task_of), acc, noise_acc,
-                             np.array(losses, dtype=np.float32), len(data.y_test), diverged, time.perf_counter() - t0)
+    return RegularisedResult(cfg, _concat(records, offsets), np.concatenate(task_of), acc, noise_acc,
+                             np.concatenate(losses).astype(np.float32), len(data.y_test), diverged,
+                             time.perf_counter() - t0)

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .models import MLP
+from .layers import feedforward
 from .train import loss_per_sample
 
 __all__ = ["Trials", "random_trials", "scan", "scan_naive", "CURVATURE_FAMILIES", "synthetic_curvatures",
@@ -49,14 +49,9 @@ class Trials:
 
 
 def _linears(model: nn.Module) -> tuple[list[nn.Linear], list[nn.Module]]:
-    """The Linear layers of an :class:`~critnotes.models.MLP` and the activation after each hidden one."""
-    if not isinstance(model, MLP):
-        raise TypeError(f"perturbation scans need a critnotes MLP (Flatten, Linear, act, …, Linear), "
-                        f"got {type(model).__name__}")
-    mods = list(model)[1:]
-    lins = [m for m in mods if isinstance(m, nn.Linear)]
-    acts = [m for m in mods if not isinstance(m, nn.Linear)]
-    return lins, acts
+    """The Linear layers of a feed-forward MLP and the activation after each hidden one."""
+    ff = feedforward(model)
+    return ff.linears, ff.activations
 
 
 def random_trials(model: nn.Module, per_layer: int, seed: int = 0) -> Trials:

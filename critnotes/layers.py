@@ -6,9 +6,11 @@ tools work on the book's MLPs and on a user's own network.
 """
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from typing import Iterable
 
+import torch
 from torch import nn
 
 
@@ -42,3 +44,86 @@ def find_layers(model: nn.Module, *, types: type | tuple[type, ...] | None = (nn
         raise ValueError(f"{type(model).__name__} has no {what} layer"
                          + ("" if patterns is None else f" among the modules named {patterns}"))
     return dict(every)
+
+
+#: modules that are the identity on a (samples, features) matrix in eval mode: skipped between layers
+_PASS_THROUGH = (nn.Flatten, nn.Identity, nn.Dropout)
+
+
+@dataclasses.dataclass
+class FeedForward:
+    """A feed-forward MLP read off a model: ``x → linears[0] → activations[0] → … → linears[-1]``.
+
+    ``activations[i]`` is the model's own (parameter-free, elementwise) module after hidden layer ``i``;
+    the last Linear is the read-out.  ``names`` are the Linear layers' qualified names.
+    """
+
+    names: list[str]
+    linears: list[nn.Linear]
+    activations: list[nn.Module]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Activity of every hidden layer (post-activation), then the logits, for inputs ``x``."""
+        a, out = x.flatten(1), []
+        for i, lin in enumerate(self.linears):
+            a = lin(a)
+            if i < len(self.activations):
+                a = self.activations[i](a)
+            out.append(a)
+        return out
+
+
+def feedforward(model: nn.Module) -> FeedForward:
+    """The Linear layers of a feed-forward MLP and the activation module after each hidden one.
+
+    The model's leaf modules, in definition order, must read ``[Flatten] Linear act Linear act … Linear``
+    where each ``act`` is one or more parameter-free modules (``nn.ReLU``, ``nn.Tanh``, ``nn.GELU``, …;
+    ``Flatten``/``Identity``/``Dropout`` are skipped).  The reading is checked against the model's own
+    forward pass on a random input, so a model that applies its activations functionally, reorders
+    layers or is not an MLP is a clear ``TypeError``, never a silently different network.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"feedforward needs a torch.nn.Module, got {type(model).__name__}")
+    subs = find_layers(model, types=None).items() if any(True for _ in model.children()) else [("", model)]
+    leaves = [(n, m) for n, m in subs if not any(True for _ in m.children())]
+    names, linears, acts, pending = [], [], [], []
+
+    def not_mlp(why: str) -> TypeError:
+        return TypeError(f"{type(model).__name__} is not a feed-forward MLP (Linear → activation → … → Linear, "
+                         f"as built by critnotes.models.build_model('mlp-…')): {why}")
+
+    for n, m in leaves:
+        if isinstance(m, nn.Linear):
+            if linears:
+                acts.append(pending[0] if len(pending) == 1 else nn.Sequential(*pending) if pending else nn.Identity())
+            elif pending:
+                raise not_mlp(f"{type(pending[0]).__name__} before the first Linear layer")
+            names.append(n or "model")
+            linears.append(m)
+            pending = []
+        elif isinstance(m, _PASS_THROUGH):
+            continue
+        elif any(True for _ in m.parameters(recurse=False)) or any(True for _ in m.buffers(recurse=False)):
+            raise not_mlp(f"module {n!r} ({type(m).__name__}) has parameters or buffers; only parameter-free "
+                          "elementwise activations may sit between Linear layers")
+        else:
+            pending.append(m)
+    if len(linears) < 2:
+        raise not_mlp(f"it has {len(linears)} Linear layer(s); at least two (one hidden layer) are needed")
+    if pending:
+        raise not_mlp(f"{type(pending[0]).__name__} after the read-out Linear layer")
+    ff = FeedForward(names, linears, acts)
+    w = linears[0].weight
+    x = torch.randn(3, linears[0].in_features, generator=torch.Generator().manual_seed(0)).to(w)
+    from .train import evaluating                     # train imports models, which imports this module
+
+    with evaluating(model):
+        try:
+            want = model(x)
+        except Exception as exc:  # e.g. a forward that reshapes its input into images
+            raise not_mlp(f"its forward pass does not take flat inputs ({type(exc).__name__}: {exc})") from exc
+        if want.shape != (3, linears[-1].out_features) or not torch.allclose(ff.forward(x)[-1], want,
+                                                                              rtol=1e-4, atol=1e-5):
+            raise not_mlp("its forward pass differs from Linear/activation modules applied in definition order "
+                          "(activations applied as functions, skipped or reordered layers?)")
+    return ff

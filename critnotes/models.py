@@ -24,6 +24,8 @@ import math
 import torch
 from torch import nn
 
+from .layers import find_layers
+
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "identity": nn.Identity}
 INITS = ("default", "xavier-normal", "normal")
 MLP_HIDDEN = {"mlp-small": (50, 50, 50, 50), "mlp-medium": (128,), "mlp-large": (1000, 1000, 1000, 1000)}
@@ -51,7 +53,7 @@ class MLP(nn.Sequential):
 
     @property
     def linears(self) -> list[nn.Linear]:
-        return [m for m in self if isinstance(m, nn.Linear)]
+        return list(find_layers(self).values())
 
     def forward_activations(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Post-activation output of every hidden layer, then the logits (the 'neurons' of paper 003)."""
@@ -79,11 +81,14 @@ class CNN(nn.Sequential):
 class CharTransformer(nn.Module):
     """Character-level Transformer encoder predicting the next character after a window (paper 002, Fig S5)."""
 
+    ACTIVATIONS = ("relu", "gelu")    # what nn.TransformerEncoderLayer supports
+
     def __init__(self, vocab: int = 27, seq_len: int = 50, d_model: int = 128, heads: int = 4, layers: int = 2,
                  ffn: int = 512, activation: str = "relu"):
         super().__init__()
-        if activation not in ("relu",):
-            activation = "gelu" if activation == "gelu" else "relu"
+        if activation not in self.ACTIVATIONS:
+            raise ValueError(f"the transformer supports activation {' or '.join(map(repr, self.ACTIVATIONS))}, "
+                             f"not {activation!r}")
         self.embed = nn.Embedding(vocab, d_model)
         self.pos = nn.Parameter(torch.zeros(seq_len, d_model))
         layer = nn.TransformerEncoderLayer(d_model, heads, ffn, dropout=0.0, activation=activation, batch_first=True)
@@ -101,25 +106,36 @@ def initialise_(model: nn.Module, init: str = "default", init_scale: float = 1.0
         raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
     if init == "default":
         return
-    for m in model.modules():
-        if isinstance(m, (nn.Linear, nn.Conv2d)):
-            if init == "xavier-normal":
-                nn.init.xavier_normal_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            else:
-                fan_in = m.weight[0].numel()
-                nn.init.normal_(m.weight, 0.0, init_scale / math.sqrt(fan_in))
-                if m.bias is not None:
-                    nn.init.normal_(m.bias, 0.0, bias_scale) if bias_scale > 0 else nn.init.zeros_(m.bias)
+    for m in find_layers(model, types=(nn.Linear, nn.Conv2d)).values():
+        if init == "xavier-normal":
+            nn.init.xavier_normal_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        else:
+            fan_in = m.weight[0].numel()
+            nn.init.normal_(m.weight, 0.0, init_scale / math.sqrt(fan_in))
+            if m.bias is not None:
+                nn.init.normal_(m.bias, 0.0, bias_scale) if bias_scale > 0 else nn.init.zeros_(m.bias)
 
 
 def build_model(name: str, *, in_shape=(1, 28, 28), n_classes: int = 10, hidden: tuple[int, ...] | None = None,
                 activation: str = "relu", init: str = "default", init_scale: float = 1.0, bias_scale: float = 0.0,
                 seed: int | None = 0) -> nn.Module:
-    """Build a model by name on the CPU; the same ``seed`` gives the same initial weights on every device."""
-    if seed is not None:
-        torch.manual_seed(seed)
+    """Build a model by name on the CPU; the same ``seed`` gives the same initial weights on every device.
+
+    The global random state is left untouched (the seed drives a forked CPU generator).  An option the
+    model does not use (``hidden`` for the CNN/Transformer, an activation the Transformer lacks) is an error.
+    """
+    if seed is None:
+        return _build(name, in_shape, n_classes, hidden, activation, init, init_scale, bias_scale)
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(seed)
+        return _build(name, in_shape, n_classes, hidden, activation, init, init_scale, bias_scale)
+
+
+def _build(name, in_shape, n_classes, hidden, activation, init, init_scale, bias_scale) -> nn.Module:
+    if hidden is not None and name in ("cnn", "transformer"):
+        raise ValueError(f"hidden={hidden!r} has no meaning for model {name!r} (only for MLPs); leave it None")
     if name in MLP_HIDDEN or name == "mlp-3layer" or (name == "mlp" and hidden):
         if hidden is None:
             if name == "mlp-3layer":

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from critnotes import ccg
-from critnotes.models import MLP
 
 N_CLASS, BLOCK, D_IN, H1, H2 = 3, 4, 20, 12, 10
 
@@ -28,7 +28,7 @@ def planted(seed=0, n=600):
         w2[c, [c, c + 3]] = 1.0
         w3[c, c] = 1.0
         truth[c] = {(1, c, c), (1, c + 3, c), (2, c, c)}
-    layers = [(w1, np.zeros(H1)), (w2, np.zeros(H2)), (w3, np.zeros(N_CLASS))]
+    layers = ccg.Layers([(w1, np.zeros(H1)), (w2, np.zeros(H2)), (w3, np.zeros(N_CLASS))], nn.ReLU())
     return layers, x, y, truth
 
 
@@ -43,21 +43,49 @@ def test_planted_subcircuits_are_recovered_exactly():
         assert ccg.auc(ccg.ccg_output(layers, acts[0], g.edges[1:], g.task), y == g.task) < 0.98 * g.auc
 
 
-def test_masked_model_matches_ccg_output():
-    layers, x, y, _ = planted(seed=1)
-    model = MLP((D_IN, H1, H2, N_CLASS))
+@pytest.mark.parametrize("act", [nn.ReLU, nn.Tanh, nn.GELU])
+def test_any_activation_matches_the_models_own_forward(act):
+    """network_layers takes the activation modules from the model: the numpy forward, the CCG-only
+    network and the masked model all agree with torch for ReLU, Tanh and GELU."""
+    planted_layers, x, y, _ = planted(seed=1)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(D_IN, H1), act(), nn.Linear(H1, H2), act(),
+                          nn.Linear(H2, N_CLASS)).double()
     with torch.no_grad():
-        for m, (w, b) in zip(model.linears, layers):
+        for m, (w, b) in zip([model[1], model[3], model[5]], planted_layers):
             m.weight.copy_(torch.as_tensor(w))
             m.bias.copy_(torch.as_tensor(b))
+    layers = ccg.network_layers(model)
+    assert layers.activations == [model[2], model[4]]
     acts = ccg.forward_layers(layers, x)
+    xt = torch.as_tensor(x)
+    with torch.no_grad():
+        for got, want in zip(acts, [model[:3](xt), model[:5](xt), model(xt)]):
+            np.testing.assert_allclose(got, want.numpy(), atol=1e-12)
     means = ccg.layer_means(acts)
     g = ccg.extract_ccg(layers, acts, y, 1)
+    assert g.n_edges > 0
     for mu in (None, means):
-        net = ccg.masked_model(model.double(), ccg.union_masks([g], layers), mu)
+        net = ccg.masked_model(model, ccg.union_masks([g], layers), mu)
         with torch.no_grad():
-            out = net(torch.as_tensor(x)).numpy()[:, 1]
+            out = net(xt).numpy()[:, 1]
         np.testing.assert_allclose(out, ccg.ccg_output(layers, acts[0], g.edges, 1, mu), atol=1e-9)
+
+
+def test_not_a_plain_mlp_is_a_clear_error():
+    class Functional(nn.Module):        # the activation is a function call, invisible as a module
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2 = nn.Linear(4, 3), nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.fc2(torch.relu(self.fc1(x)))
+
+    with pytest.raises(TypeError, match="forward pass differs"):
+        ccg.network_layers(Functional())
+    with pytest.raises(TypeError, match="BatchNorm1d"):
+        ccg.network_layers(nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.Linear(3, 2)))
+    with pytest.raises(TypeError, match="bare list"):
+        ccg.forward_layers([(np.eye(2), np.zeros(2)), (np.eye(2), np.zeros(2))], np.zeros((1, 2)))
 
 
 def test_auc_and_overlap_hand_cases():

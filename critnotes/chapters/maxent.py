@@ -88,7 +88,7 @@ def gradient_noise(res, cfg: MaxentConfig) -> dict[int, dict]:
     import torch
     from ..data import load_dataset
 
-    data = load_dataset(res.cfg.dataset, fallback=True).subset(res.cfg.n_train, res.cfg.n_test, seed=res.cfg.seed)
+    data = load_dataset(res.cfg.dataset).subset(res.cfg.n_train, res.cfg.n_test, seed=res.cfg.seed)
     model, rec = res.initial_model(), res.probes["weights"]
     g = torch.Generator().manual_seed(cfg.seed)
     index = torch.randperm(res.n_params, generator=g)[:cfg.noise_params]

@@ -124,7 +124,7 @@ def _scan(cfg: RuggednessConfig, epochs: int, eps: float, device, progress: bool
 
     def compute():
         r = train(tcfg, device=device, progress=progress)
-        data = load_dataset(tcfg.dataset, fallback=True).subset(tcfg.n_train, tcfg.n_test, seed=tcfg.seed)
+        data = load_dataset(tcfg.dataset).subset(tcfg.n_train, tcfg.n_test, seed=tcfg.seed)
         dev = resolve_device(device)
         trials = landscape.random_trials(r.model(), cfg.per_layer, cfg.seed)
         return landscape.scan(r.model(), data.x_train.to(dev), data.y_train.to(dev), eps, trials)

