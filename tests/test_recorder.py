@@ -135,3 +135,19 @@ def test_bad_settings_are_clear_errors():
         UpdateRecorder(windows=((5, 5),))
     with pytest.raises(ValueError, match="method"):
         UpdateRecorder(method="gpu")
+
+
+def test_tracked_rows_are_preallocated_so_memory_is_flat():
+    rec = UpdateRecorder(windows=((0, 30),), track=50, track_every=2)
+    res = train(TrainConfig(steps=30, **SMALL), [rec], use_cache=False, progress=False)
+    held = rec.state_nbytes()
+    rec.start(Run(cfg=None, model=None, data=None, device=torch.device("cpu"),
+                  flat=torch.zeros(res.n_params), layers=res.layers))
+    assert rec.state_nbytes() == held                   # a fresh start holds as much as the finished run
+    assert res.probes["updates"].tracked.shape == (15, 50)
+
+
+def test_window_outside_the_run_is_an_error_at_start():
+    with pytest.raises(ValueError, match=r"\(20, 30\).*10 steps"):
+        train(TrainConfig(steps=10, **SMALL), [UpdateRecorder(windows=((0, 5), (20, 30)))], use_cache=False,
+              progress=False)
