@@ -17,8 +17,9 @@ the stored updates with the same edges (``tests/test_recorder.py``, ``tests/test
 
 Two counting back-ends implement this one binning: on the CPU a compiled loop (:func:`count_bins`, numba)
 reads each value once and counts into four interleaved copies of the histogram (a run of equal bins
-would otherwise serialise on one counter); on other devices ``index_add_`` adds into a fixed-size device
-tensor, so recording never synchronises with the host.  Counts accumulate in a *segment* histogram
+would otherwise serialise on one counter), instead of separate shift, mask and ``bincount`` passes; on
+other devices ``index_add_`` adds into a fixed-size device tensor, so recording never synchronises with
+the host.  Counts accumulate in a *segment* histogram
 that is added to every window active during the segment when the set of active windows changes, so
 overlapping windows cost one count per step.
 """
@@ -51,26 +52,19 @@ def bin_edges(sub_bits: int = 3, min_exp: int = -40, max_exp: int = 8) -> np.nda
     return np.append((2.0 ** e * (1 + j / k)).ravel(), 2.0 ** max_exp)
 
 
-@numba.njit(inline="always")
-def _bits(a, b, i):
-    if b is None:
-        return np.float32(a[i]).view(np.int32)
-    return np.float32(a[i] - b[i]).view(np.int32)
-
-
 @numba.njit(nogil=True, cache=True)
-def count_bins(a, b, shift, mask, base, stride, h):
-    """``h[c·stride + base + ((bits(Δ_i) >> shift) & mask)] += 1`` for every ``i``, with ``Δ = a`` (``b``
-    None) or ``Δ = a − b`` in float32 (never stored), element ``i`` counted in copy ``c = i mod 4`` of ``h``."""
-    n = a.size
+def count_bins(bits, shift, mask, base, stride, h):
+    """``h[c·stride + base + ((bits[i] >> shift) & mask)] += 1`` for every ``i`` (``bits``: float32 values
+    viewed as int32), element ``i`` counted in copy ``c = i mod 4`` of the histogram ``h``."""
+    n = bits.size
     m = n - n % 4
     for i in range(0, m, 4):
-        h[base + ((_bits(a, b, i) >> shift) & mask)] += 1
-        h[stride + base + ((_bits(a, b, i + 1) >> shift) & mask)] += 1
-        h[2 * stride + base + ((_bits(a, b, i + 2) >> shift) & mask)] += 1
-        h[3 * stride + base + ((_bits(a, b, i + 3) >> shift) & mask)] += 1
+        h[base + ((bits[i] >> shift) & mask)] += 1
+        h[stride + base + ((bits[i + 1] >> shift) & mask)] += 1
+        h[2 * stride + base + ((bits[i + 2] >> shift) & mask)] += 1
+        h[3 * stride + base + ((bits[i + 3] >> shift) & mask)] += 1
     for i in range(m, n):
-        h[base + ((_bits(a, b, i) >> shift) & mask)] += 1
+        h[base + ((bits[i] >> shift) & mask)] += 1
 
 
 @dataclasses.dataclass
@@ -126,10 +120,10 @@ class _State:
     buf: torch.Tensor | None = None       # index_add_ back-end: raw slot of every value, layer base added
     base: torch.Tensor | None = None
     ones: torch.Tensor | None = None
-    # attach(): the recorded parameters (param, start, stop, layer), their values before the step, hooks
+    # attach(): the recorded parameters, their float32 copies before the step (views into ``prev``), hooks
     params: list = dataclasses.field(default_factory=list)
     prev: torch.Tensor | None = None
-    fused: bool = False
+    prev_views: list = dataclasses.field(default_factory=list)
     handles: list = dataclasses.field(default_factory=list)
     t: int = 0
 
@@ -244,19 +238,19 @@ class UpdateRecorder(Probe):
         """Count the raw slot of every entry of the flat float32 update ``delta`` into the segment."""
         raw, shift, mask = self._raw()
         if st.kernel:
-            d, h = delta.detach().numpy(), st.seg.numpy().reshape(-1)
+            d, h = delta.detach().view(torch.int32).numpy(), st.seg.numpy().reshape(-1)
             for li, (a, b) in enumerate(st.slices):
-                count_bins(d[a:b], None, shift, mask, li * raw, st.seg.shape[1], h)
+                count_bins(d[a:b], shift, mask, li * raw, st.seg.shape[1], h)
         else:
             torch.bitwise_right_shift(delta.view(torch.int32), shift, out=st.buf)
             st.buf.bitwise_and_(mask).add_(st.base)
             st.seg[0].index_add_(0, st.buf, st.ones)
 
-    def _close(self, st: _State, t: int, delta: torch.Tensor | None) -> None:
+    def _close(self, st: _State, t: int, delta: torch.Tensor, sign: int = 1) -> None:
         for w in st.seg_windows:
             st.steps[w] += 1
         if st.n_tracked < len(st.track_steps) and st.track_steps[st.n_tracked] == t:
-            st.tracked[st.n_tracked] = delta[st.track_idx]      # once per step, even if windows overlap
+            st.tracked[st.n_tracked] = delta[st.track_idx] * sign   # once per step, even if windows overlap
             st.n_tracked += 1
 
     def _stats(self, st: _State) -> UpdateStats:
@@ -317,8 +311,9 @@ class UpdateRecorder(Probe):
         gradients (frozen ones and buffers such as BatchNorm statistics are not counted; a tied weight
         counts once, in the first module owning it); layers are the modules owning them, by module name
         (``"model"`` for the model's own parameters).  A pre-step hook copies the window's parameters
-        (float32), a post-step hook bins ``w_after − w_before``; float16/bfloat16 parameters are binned
-        from the float32 difference of their values.  Returns ``self`` (also a context manager).
+        (float32), a post-step hook subtracts the new values and bins the difference, both with one
+        ``torch._foreach_*`` call per step; float16/bfloat16 parameters are binned from the float32
+        difference of their values.  Returns ``self`` (also a context manager).
         """
         st = getattr(self, "_state", None)
         if st is not None and st.handles:
@@ -327,7 +322,7 @@ class UpdateRecorder(Probe):
             raise TypeError(f"attach(model, optimizer) needs an nn.Module and a torch.optim.Optimizer, got "
                             f"{type(model).__name__} and {type(optimizer).__name__}")
         updated = {id(p) for g in optimizer.param_groups for p in g["params"]}
-        seen, params, names, sizes, off = set(), [], [], [], 0
+        seen, params, names, sizes = set(), [], [], []
         for mname, module in model.named_modules():
             own = [p for p in module.parameters(recurse=False)
                    if p.requires_grad and id(p) in updated and id(p) not in seen]
@@ -338,20 +333,19 @@ class UpdateRecorder(Probe):
                     raise TypeError(f"parameter of {mname or 'model'} is {p.dtype}; UpdateRecorder bins float32 "
                                     f"|Δw| and records float32, float16 or bfloat16 parameters")
                 seen.add(id(p))
-                params.append((p, off, off + p.numel(), len(names)))
-                off += p.numel()
+                params.append(p)
             names.append(mname or "model")
             sizes.append(sum(p.numel() for p in own))
         if not params:
             raise ValueError(f"no parameter of {type(model).__name__} is both trainable and in the optimizer; "
                              f"pass the optimizer that updates this model")
-        devices = {p.device for p, *_ in params}
+        devices = {p.device for p in params}
         if len(devices) > 1:
             raise ValueError(f"UpdateRecorder.attach needs the recorded parameters on one device, got {devices}")
         st = self._setup(names, sizes, devices.pop())
         st.params = params
-        st.prev = torch.empty(off, dtype=torch.float32, device=st.hist.device)
-        st.fused = st.kernel and not self.track and all(p.dtype == torch.float32 for p, *_ in params)
+        st.prev = torch.empty(sum(sizes), dtype=torch.float32, device=st.hist.device)
+        st.prev_views = [v.view(p.shape) for v, p in zip(torch.split(st.prev, [p.numel() for p in params]), params)]
         st.handles = [optimizer.register_step_pre_hook(lambda opt, args, kwargs: self._before_step()),
                       optimizer.register_step_post_hook(lambda opt, args, kwargs: self._after_step())]
         return self
@@ -360,27 +354,17 @@ class UpdateRecorder(Probe):
     def _before_step(self) -> None:
         st = self._state
         if self.wants_delta(st.t):
-            for p, a, b, _ in st.params:
-                st.prev[a:b].copy_(p.reshape(-1))
+            torch._foreach_copy_(st.prev_views, st.params)
 
     @torch.no_grad()
     def _after_step(self) -> None:
         st = self._state
         t, st.t = st.t, st.t + 1
-        if not self.wants_delta(t):
-            return
-        self._open(st, t)
-        if st.fused:                                 # Δw = w − w_before inside the loop, never stored
-            raw, shift, mask = self._raw()
-            h, prev = st.seg.numpy().reshape(-1), st.prev.numpy()
-            for p, a, b, li in st.params:
-                count_bins(p.reshape(-1).numpy(), prev[a:b], shift, mask, li * raw, st.seg.shape[1], h)
-            self._close(st, t, None)
-        else:                                        # Δw in float32 into the pre-step copy, then counted
-            for p, a, b, _ in st.params:
-                torch.sub(p.reshape(-1), st.prev[a:b], out=st.prev[a:b])
-            self._count(st, st.prev)
-            self._close(st, t, st.prev)
+        if self.wants_delta(t):
+            torch._foreach_sub_(st.prev_views, st.params)      # prev = w_before − w_after = −Δw (float32)
+            self._open(st, t)
+            self._count(st, st.prev)                         # |Δw| bins ignore the sign
+            self._close(st, t, st.prev, sign=-1)
 
     def detach(self) -> "UpdateRecorder":
         """Remove the optimizer hooks (the counts so far stay available through :meth:`stats`)."""
