@@ -48,7 +48,7 @@ def params_of(model):
 
 
 def train_and_store(model, optimizer, rec, layers, steps, detach_at=None):
-    """The user's loop; stores every step's float32 |Δw| per layer (the brute-force reference)."""
+    """The user's loop; stores every step's float32 Δw per layer (the brute-force reference)."""
     stored = []
     for t, (x, y) in enumerate(loader(steps, d=model_in(model))):
         if t == detach_at:
@@ -58,7 +58,7 @@ def train_and_store(model, optimizer, rec, layers, steps, detach_at=None):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        stored.append({n: np.concatenate([(p.detach().float() - b).abs().ravel().numpy()
+        stored.append({n: np.concatenate([(p.detach().float() - b).ravel().numpy()
                                           for p, b in zip(ps, before[n])]) for n, ps in layers.items()})
     return stored
 
@@ -76,7 +76,7 @@ def assert_equals_brute_force(stats, stored, layers, windows):
     for w, (a, b) in enumerate(windows):
         assert stats.steps[w] == len(range(a, min(b, len(stored))))
         for li, name in enumerate(layers):
-            x = np.concatenate([stored[t][name] for t in range(a, min(b, len(stored)))]).astype(np.float64)
+            x = np.abs(np.concatenate([stored[t][name] for t in range(a, min(b, len(stored)))]).astype(np.float64))
             ok = (x >= edges[0]) & (x < edges[-1])
             np.testing.assert_array_equal(stats.counts[w, li], np.histogram(x[ok], bins=edges)[0])
             assert stats.under[w, li] == np.sum(x < edges[0])
@@ -109,11 +109,12 @@ def test_snippet_on_a_model_the_book_does_not_define():
     act.detach()
 
 
-def test_frozen_buffers_and_tied_weights_equal_brute_force():
+@pytest.mark.parametrize("method", ["kernel", "scatter"])      # scatter: the CUDA code path, run on the CPU
+def test_frozen_buffers_and_tied_weights_equal_brute_force(method):
     model = Net()
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
     windows = ((1, 4), (3, 7))                                     # overlapping windows
-    rec = critnotes.UpdateRecorder(windows=windows, **SETTINGS).attach(model, opt)
+    rec = critnotes.UpdateRecorder(windows=windows, method=method, **SETTINGS).attach(model, opt)
     stored = train_and_store(model, opt, rec, params_of(model), steps=7)
     assert_equals_brute_force(rec.detach().stats(), stored, params_of(model), windows)
 
@@ -156,6 +157,8 @@ def test_detach_stops_recording_and_tracked_rows_match():
     assert s.steps.tolist() == [5] and rec.state_nbytes() == nbytes     # preallocated: flat during the run
     assert_equals_brute_force(s, stored[:5], params_of(model), ((0, 5),))
     assert s.tracked_steps.tolist() == [0, 1, 2, 3, 4] and s.tracked.shape == (5, 5)
+    for row, t in zip(s.tracked, s.tracked_steps):                    # signed Δw of the tracked entries
+        np.testing.assert_array_equal(row, np.concatenate(list(stored[t].values()))[s.tracked_index])
 
 
 def test_window_beyond_the_loop_warns_and_bad_models_are_errors():
