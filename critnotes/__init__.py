@@ -1,1 +1,10 @@
-"""critnotes: helper package of the criticality-in-learning book."""
+"""critnotes: helper package of the criticality-in-learning book.
+
+For your own network and training loop: :class:`UpdateRecorder` (``.attach(model, optimizer)``, then
+``.stats()`` → :class:`UpdateStats`, fitted with :mod:`critnotes.fitting`) and :class:`ActivityRecorder`
+(forward hooks; ``.activity(name)`` → samples × units, e.g. for :func:`critnotes.graphs.correlation_matrix`).
+"""
+from . import fitting, graphs
+from .recorder import ActivityRecorder, UpdateRecorder, UpdateStats
+
+__all__ = ["ActivityRecorder", "UpdateRecorder", "UpdateStats", "fitting", "graphs"]

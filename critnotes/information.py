@@ -24,6 +24,8 @@ import torch
 from torch import nn
 
 from . import fitting
+from .layers import find_layers
+from .probes import neuron_layers, probe_indices, record_activity
 from .train import Probe, Run
 
 __all__ = ["standardize", "mutual_information", "histogram_entropy", "leading_pc", "abs_cosine", "logits_fn",
@@ -284,7 +286,6 @@ def gaussianity(samples: np.ndarray) -> dict:
 # ---------------------------------------------------------------- probes
 
 def _probe_inputs(run: Run, n: int, seed: int) -> torch.Tensor:
-    from .probes import probe_indices
     return run.data.x_train[probe_indices(run.data.y_train, n, seed).to(run.device)]
 
 
@@ -389,10 +390,14 @@ class InfoProbe(Probe):
         bad = [p for p in self.pairings if p not in PAIRINGS]
         if bad or not self.windows or min(self.windows) < 2:
             raise ValueError(f"pairings must be among {PAIRINGS} and windows >= 2; got {self.pairings}, {self.windows}")
-        linears = getattr(run.model, "linears", None)
-        if linears is None:
-            raise ValueError("InfoProbe pairs weights with units and needs an MLP model (mlp-small, …)")
-        sizes = run.model.sizes                          # (784, 50, …, 10): unit segments incl. inputs
+        linears = find_layers(run.model)                # pairs: Linear weights ↔ their units
+        neurons = neuron_layers(run.model)
+        if [s.name for s in run.layers] != list(linears) or len(neurons) != len(linears):
+            raise ValueError(f"InfoProbe pairs weights with units and needs a stack of Linear layers with one "
+                             f"nonlinearity module after each hidden one (an MLP); {type(run.model).__name__} has "
+                             f"parameter layers {[s.name for s in run.layers]}, Linear layers {list(linears)}")
+        linears = list(linears.values())
+        sizes = [linears[0].in_features] + [lin.out_features for lin in linears]   # units incl. inputs
         seg = np.concatenate([[0], np.cumsum(sizes)])
         pair = {p: np.empty(run.flat.numel(), dtype=np.int64) for p in PAIRINGS}
         for k, (lin, sl) in enumerate(zip(linears, run.layers)):
@@ -403,12 +408,13 @@ class InfoProbe(Probe):
         x = _probe_inputs(run, self.n_probe, self.probe_seed)
         bufs = {w: torch.empty(w, run.flat.numel(), device=run.device) for w in self.windows}
         object.__setattr__(self, "_st", {"pair": pair, "x": x, "bufs": bufs, "prev": {}, "mi": [], "h": [],
+                                         "neurons": neurons,
                                          "mi_steps": [], "kappa": {w: ([], [], []) for w in self.windows}})
 
     def _activations(self, run: Run) -> np.ndarray:
         with run.evaluating() as model:
-            outs = model.forward_activations(self._st["x"])
-        return torch.cat([self._st["x"].flatten(1).mean(0)] + [o.mean(0) for o in outs]).double().cpu().numpy()
+            outs = record_activity(model, self._st["neurons"], self._st["x"])
+        return torch.cat([self._st["x"].flatten(1).mean(0).cpu()] + [o.mean(0) for o in outs]).double().numpy()
 
     def on_update(self, t: int, delta: torch.Tensor, run: Run) -> None:
         st = self._st

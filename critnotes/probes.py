@@ -8,8 +8,14 @@ import dataclasses
 
 import numpy as np
 import torch
+from torch import nn
 
+from .layers import find_layers
+from .recorder import ActivityRecorder
 from .train import Probe, Run, per_sample_losses
+
+#: modules whose outputs are hidden "neurons" by default (post-activation units, paper 003)
+NONLINEARITIES = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Identity, nn.GELU, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Softplus)
 
 
 def probe_indices(labels: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
@@ -23,6 +29,24 @@ def probe_indices(labels: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
         members = (y == c).nonzero().flatten()
         idx.append(members[torch.randperm(len(members), generator=g)[:per]])
     return torch.cat(idx)[:n]
+
+
+def neuron_layers(model: nn.Module) -> list[str]:
+    """Module names whose outputs are a model's neurons (paper 003): every nonlinearity module (the
+    post-activation hidden units), then the last ``nn.Linear`` (the output logits), in model order."""
+    found = find_layers(model, types=NONLINEARITIES + (nn.Linear,))
+    linear = [n for n, m in found.items() if isinstance(m, nn.Linear)]
+    if not linear:
+        raise ValueError(f"{type(model).__name__} has no nn.Linear output layer; name the layers to record")
+    return [n for n, m in found.items() if not isinstance(m, nn.Linear)] + linear[-1:]
+
+
+def record_activity(model: nn.Module, layers: list[str], x: torch.Tensor) -> list[torch.Tensor]:
+    """Outputs ``(n, units)`` float32 (CPU) of the named ``layers`` in one forward pass of ``x``, recorded by
+    :class:`~critnotes.recorder.ActivityRecorder` hooks (callers set eval mode: ``run.evaluating()``)."""
+    with ActivityRecorder(model, layers, max_samples=len(x)) as rec:
+        model(x)
+    return [torch.from_numpy(rec.activity(n)) for n in layers]
 
 
 @dataclasses.dataclass
@@ -44,8 +68,8 @@ class ActivityRecord:
 
 @dataclasses.dataclass(frozen=True)
 class ActivityProbe(Probe):
-    """Activity of every neuron of an :class:`~critnotes.models.MLP` (post-activation hidden units and
-    output logits) on ``n_probe`` class-balanced training samples, at ``steps`` (paper 003 Fig 1a)."""
+    """Activity of every neuron (:func:`neuron_layers`: post-activation hidden units and output logits) on
+    ``n_probe`` class-balanced training samples, at ``steps`` (paper 003 Fig 1a), by forward hooks."""
 
     steps: tuple[int, ...]
     n_probe: int = 1000
@@ -57,14 +81,15 @@ class ActivityProbe(Probe):
 
     def start(self, run: Run) -> None:
         idx = probe_indices(run.data.y_train, self.n_probe, self.probe_seed).to(run.device)
-        object.__setattr__(self, "_st", {"idx": idx, "acts": [], "steps": [], "sizes": None})
+        object.__setattr__(self, "_st", {"idx": idx, "acts": [], "steps": [], "sizes": None,
+                                         "layers": neuron_layers(run.model)})
 
     def on_checkpoint(self, t: int, run: Run) -> None:
         st = self._st
         with run.evaluating() as model:
-            outs = model.forward_activations(run.data.x_train[st["idx"]])
+            outs = record_activity(model, st["layers"], run.data.x_train[st["idx"]])
         st["sizes"] = [o.shape[1] for o in outs]
-        st["acts"].append(torch.cat(outs, dim=1).float().cpu().numpy())
+        st["acts"].append(torch.cat(outs, dim=1).numpy())
         st["steps"].append(t)
 
     def finish(self, run: Run) -> ActivityRecord:

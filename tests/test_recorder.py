@@ -41,7 +41,7 @@ def _brute_histogram(rows, steps, sl, edges):
 SMALL = dict(model="mlp-small", n_train=256, n_test=64, lr=0.1, batch_size=32, seed=3)
 
 
-@pytest.mark.parametrize("method", ["bincount", "scatter"])
+@pytest.mark.parametrize("method", ["kernel", "scatter"])
 def test_streamed_histogram_equals_brute_force_per_window_and_layer(method):
     windows = ((0, 7), (12, 20))
     rec = UpdateRecorder(windows=windows, sub_bits=2, min_exp=-20, max_exp=-8, method=method)
@@ -71,7 +71,7 @@ def _fake_run(values, layers):
     return Run(cfg=None, model=None, data=None, device=torch.device("cpu"), flat=flat, layers=layers)
 
 
-@pytest.mark.parametrize("method", ["bincount", "scatter"])
+@pytest.mark.parametrize("method", ["kernel", "scatter"])
 def test_hand_computed_bins(method):
     # bins of 2^k (1 + j/2) for k in [-2, 1): edges .25 .375 .5 .75 1 1.5 2
     vals = [0.0, 0.2, 0.25, -0.3, 0.375, 0.49, 1.0, -1.4999, 1.5, 2.0, math.inf, math.nan]
@@ -135,3 +135,19 @@ def test_bad_settings_are_clear_errors():
         UpdateRecorder(windows=((5, 5),))
     with pytest.raises(ValueError, match="method"):
         UpdateRecorder(method="gpu")
+
+
+def test_tracked_rows_are_preallocated_so_memory_is_flat():
+    rec = UpdateRecorder(windows=((0, 30),), track=50, track_every=2)
+    res = train(TrainConfig(steps=30, **SMALL), [rec], use_cache=False, progress=False)
+    held = rec.state_nbytes()
+    rec.start(Run(cfg=None, model=None, data=None, device=torch.device("cpu"),
+                  flat=torch.zeros(res.n_params), layers=res.layers))
+    assert rec.state_nbytes() == held                   # a fresh start holds as much as the finished run
+    assert res.probes["updates"].tracked.shape == (15, 50)
+
+
+def test_window_outside_the_run_is_an_error_at_start():
+    with pytest.raises(ValueError, match=r"\(20, 30\).*10 steps"):
+        train(TrainConfig(steps=10, **SMALL), [UpdateRecorder(windows=((0, 5), (20, 30)))], use_cache=False,
+              progress=False)
