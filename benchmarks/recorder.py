@@ -28,7 +28,8 @@ from torch import nn
 from critnotes.data import load_dataset
 from critnotes.models import build_model
 from critnotes.recorder import UpdateRecorder
-from critnotes.train import Probe, TrainConfig, train
+from critnotes.probe_base import Probe
+from critnotes.train import TrainConfig, train
 
 #: hidden widths h of the scaling rows (784-h-h-10: ≈1e4, 1e5, 1e6, 1e7 parameters)
 SCALING_WIDTHS = (12, 110, 620, 2800)

@@ -5,6 +5,8 @@ For your own network and training loop: :class:`UpdateRecorder` (``.attach(model
 (forward hooks; ``.activity(name)`` → samples × units, e.g. for :func:`critnotes.graphs.correlation_matrix`).
 """
 from . import fitting, graphs
-from .recorder import ActivityRecorder, UpdateRecorder, UpdateStats
+from .probes import ActivityRecorder
+from .recorder import UpdateRecorder
+from .update_stats import UpdateStats
 
 __all__ = ["ActivityRecorder", "UpdateRecorder", "UpdateStats", "fitting", "graphs"]

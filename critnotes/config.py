@@ -14,6 +14,8 @@ import dataclasses
 import os
 from typing import Mapping, TypeVar
 
+from .records import ConfigError, replace_checked
+
 PROFILE_NAMES = ("ci", "quick", "paper")
 DEFAULT_PROFILE = "quick"
 PROFILE_ENV = "CRITNOTES_PROFILE"
@@ -27,8 +29,6 @@ PROFILE_HELP = {
 C = TypeVar("C")
 
 
-class ConfigError(ValueError):
-    """A profile name or a config setting that does not exist."""
 
 
 def get_profile(profile: str | None = None) -> str:
@@ -42,16 +42,6 @@ def get_profile(profile: str | None = None) -> str:
     return name
 
 
-def replace_checked(cfg: C, **overrides) -> C:
-    """``dataclasses.replace`` that names the unknown field and lists the valid ones."""
-    fields = {f.name for f in dataclasses.fields(cfg)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise ConfigError(
-            f"{type(cfg).__name__} has no setting {', '.join(map(repr, unknown))}; "
-            f"valid settings: {', '.join(sorted(fields))}"
-        )
-    return dataclasses.replace(cfg, **overrides)
 
 
 def chapter_config(presets: Mapping[str, C], profile: str | None = None, **overrides) -> C:

@@ -25,25 +25,14 @@ from torch.func import functional_call, grad, hessian, vmap
 
 from . import fitting, graphs
 from .layers import find_layers
-from .train import TrainResult, loss_per_sample, per_sample_losses, trainable_parameters
+from .losses import loss_per_sample, per_sample_losses
+from .layers import trainable_parameters
 
-__all__ = ["model_at", "abs_correlations", "time_weights", "trajectory_stats", "irreversibility",
+__all__ = ["abs_correlations", "time_weights", "trajectory_stats", "irreversibility",
            "acf_decay", "param_subset", "gradient_matrices", "connection_table", "classify_connections",
            "remove_connections", "assess_tail", "ConnectionTable"]
 
 
-def model_at(result: TrainResult, t: int) -> nn.Module:
-    """The network of ``result`` after the recorded checkpoint nearest to ``t`` (needs all weights)."""
-    rec = result.probes["weights"]
-    if len(rec.index) != result.n_params:
-        raise ValueError(f"the weight record tracks {len(rec.index)} of {result.n_params} parameters; "
-                         "rebuilding a network needs n_weights=None in the CriticalRunConfig")
-    k = int(np.argmin(np.abs(rec.steps - t)))
-    model = result.initial_model()
-    params = trainable_parameters(model)
-    with torch.no_grad():
-        torch.nn.utils.vector_to_parameters(torch.as_tensor(rec.weights[k]).to(params[0].dtype), params)
-    return model
 
 
 def _flat_offsets(model: nn.Module) -> dict[int, int]:

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import optimize, special, stats
 
-from .results import jsonable
+from .records import jsonable
 
 __all__ = [
     "MIN_TAIL", "PowerLawFit", "fit_powerlaw", "fit_powerlaw_binned", "fit_exponential",

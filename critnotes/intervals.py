@@ -23,15 +23,12 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import torch
 from scipy import special
 
 from . import fitting
-from .recorder import UpdateRecorder, UpdateStats
-from .train import Probe, Run, TrainConfig, train
+from .update_stats import UpdateStats
 
-__all__ = ["IntervalStats", "IntervalProbe", "threshold_for_quantile", "large_update_intervals",
-           "brute_force_intervals", "shuffled_null", "interval_bins", "fit_intervals", "burstiness"]
+__all__ = ["IntervalStats", "threshold_for_quantile", "brute_force_intervals", "shuffled_null", "interval_bins", "fit_intervals", "burstiness"]
 
 
 @dataclasses.dataclass
@@ -60,50 +57,6 @@ class IntervalStats:
         return tau, self.counts[i, tau]
 
 
-@dataclasses.dataclass(frozen=True)
-class IntervalProbe(Probe):
-    """Probe: per parameter, the step of its last |Δw| ≥ θ event, for several θ at once; every new
-    interval goes into an integer histogram on the training device (paper 002, Fig 5)."""
-
-    thresholds: tuple[float, ...] = ()
-    window: tuple[int, int] = (0, 30_000)
-    name: str = "intervals"
-
-    def wants_delta(self, t: int) -> bool:
-        return self.window[0] <= t < self.window[1]
-
-    def start(self, run: Run) -> None:
-        if not self.thresholds or any(not th > 0 for th in self.thresholds):
-            raise ValueError(f"thresholds must be a non-empty tuple of positive numbers, got {self.thresholds!r}")
-        a, b = self.window
-        if not 0 <= a < b:
-            raise ValueError(f"window must be [start, stop) with 0 <= start < stop, got {self.window!r}")
-        k, n, dev = len(self.thresholds), run.flat.numel(), run.device
-        object.__setattr__(self, "_state", {
-            "last": torch.full((k, n), -1, dtype=torch.int32, device=dev),
-            "n_ev": torch.zeros((k, n), dtype=torch.int32, device=dev),
-            "hist": torch.zeros(k * (b - a), dtype=torch.int64, device=dev),
-            "buf": torch.empty(n, dtype=run.flat.dtype, device=dev)})
-
-    def on_update(self, t: int, delta: torch.Tensor, run: Run) -> None:
-        st, length = self._state, self.window[1] - self.window[0]
-        mag = torch.abs(delta, out=st["buf"])
-        for i, th in enumerate(self.thresholds):
-            idx = (mag >= th).nonzero().squeeze(1)
-            if idx.numel() == 0:
-                continue
-            prev = st["last"][i, idx]
-            gaps = (t - prev[prev >= 0]).long()
-            st["hist"].index_add_(0, gaps + i * length, torch.ones_like(gaps))
-            st["last"][i, idx] = t
-            st["n_ev"][i, idx] += 1
-
-    def finish(self, run: Run) -> IntervalStats:
-        st, k = self._state, len(self.thresholds)
-        return IntervalStats(
-            thresholds=np.array(self.thresholds, dtype=float), window=tuple(self.window),
-            counts=st["hist"].view(k, -1).cpu().numpy(),
-            events_per_param=[np.bincount(r) for r in st["n_ev"].cpu().numpy()], n_params=run.flat.numel())
 
 
 def threshold_for_quantile(stats: UpdateStats, q: float, window: int = 0) -> tuple[float, float]:
@@ -118,21 +71,6 @@ def threshold_for_quantile(stats: UpdateStats, q: float, window: int = 0) -> tup
     return float(stats.edges[k]), float(above[k])
 
 
-def large_update_intervals(cfg: TrainConfig, quantiles, window: tuple[int, int] | None = None, *,
-                           sub_bits: int = 7, device=None, progress: bool = True) -> IntervalStats:
-    """Exact intervals between large updates at each top-``q`` quantile: pass 1 streams the |Δw|
-    histogram, pass 2 replays the deterministic run with :class:`IntervalProbe` (both cached)."""
-    window = (0, cfg.steps) if window is None else tuple(window)
-    rec = UpdateRecorder(windows=(window,), sub_bits=sub_bits)
-    first = train(cfg, [rec], device=device, progress=progress)
-    if first.diverged:
-        raise RuntimeError(f"training diverged at step {first.diverged_step}; intervals are undefined: {cfg}")
-    picks = [threshold_for_quantile(first.probes[rec.name], q) for q in quantiles]
-    probe = IntervalProbe(thresholds=tuple(th for th, _ in picks), window=window)
-    stats = train(cfg, [probe], device=device, progress=progress).probes[probe.name]
-    stats.quantiles = np.array(quantiles, dtype=float)
-    stats.realised = np.array([f for _, f in picks])
-    return stats
 
 
 def brute_force_intervals(deltas: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:

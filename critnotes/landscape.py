@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from .layers import feedforward
-from .train import loss_per_sample
+from .losses import loss_per_sample
 
 __all__ = ["Trials", "random_trials", "scan", "scan_naive", "CURVATURE_FAMILIES", "synthetic_curvatures",
            "synthetic_scan"]

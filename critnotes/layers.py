@@ -1,4 +1,5 @@
-"""Layer discovery on any PyTorch model: the one place that decides which modules are "layers".
+"""Layers and parameters of any PyTorch model: the one place that decides which modules are "layers"
+(and which parameters train, and how a model is put in evaluation mode).
 
 Every tool that needs a model's layers (probes, CCG extraction, perturbation scans, criticality
 metrics) asks :func:`find_layers` instead of walking a particular model class by hand, so the same
@@ -6,6 +7,7 @@ tools work on the book's MLPs and on a user's own network.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 from typing import Iterable
@@ -115,8 +117,6 @@ def feedforward(model: nn.Module) -> FeedForward:
     ff = FeedForward(names, linears, acts)
     w = linears[0].weight
     x = torch.randn(3, linears[0].in_features, generator=torch.Generator().manual_seed(0)).to(w)
-    from .train import evaluating                     # train imports models, which imports this module
-
     with evaluating(model):
         try:
             want = model(x)
@@ -127,3 +127,21 @@ def feedforward(model: nn.Module) -> FeedForward:
             raise not_mlp("its forward pass differs from Linear/activation modules applied in definition order "
                           "(activations applied as functions, skipped or reordered layers?)")
     return ff
+
+
+@contextlib.contextmanager
+def evaluating(model: nn.Module, no_grad: bool = True):
+    """Eval mode (and no grad) inside the block; the previous train/eval mode is restored even on error."""
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad() if no_grad else contextlib.nullcontext():
+            yield model
+    finally:
+        model.train(was)
+
+
+def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The parameters that training updates, in the order of the flat vector: ``requires_grad`` ones,
+    in module order, a tied (shared) parameter once (as :meth:`torch.nn.Module.parameters`)."""
+    return [p for p in model.parameters() if p.requires_grad]

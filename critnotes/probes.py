@@ -1,18 +1,20 @@
-"""Checkpoint probes shared by the chapters on paper 003 (connectivity, concentration, flux,
+"""Activity of any model by forward hooks (:class:`ActivityRecorder`), and the checkpoint probes shared by the chapters on paper 003 (connectivity, concentration, flux,
 heavy-tailed connectivity, CCG): neuron activity on a fixed probe set, per-sample losses over the
 whole training set, and weight snapshots — each recorded after ``t`` updates for ``t`` in a schedule.
 """
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
+from typing import Iterable
 
 import numpy as np
 import torch
 from torch import nn
 
 from .layers import find_layers
-from .recorder import ActivityRecorder
-from .train import Probe, Run, per_sample_losses
+from .probe_base import Probe, Run
+from .losses import per_sample_losses
 
 #: modules whose outputs are hidden "neurons" by default (post-activation units, paper 003)
 NONLINEARITIES = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Identity, nn.GELU, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Softplus)
@@ -165,3 +167,78 @@ class WeightProbe(Probe):
     def finish(self, run: Run) -> WeightRecord:
         return WeightRecord(np.array(self._st["steps"]), self._st["idx"].cpu().numpy(), np.stack(self._st["w"]),
                             [s.name for s in run.layers], [(s.start, s.stop) for s in run.layers])
+
+
+class ActivityRecorder:
+    """Outputs of chosen modules of any model, recorded by forward hooks during the user's own forward passes
+    (paper 003 Fig 1a: the activity behind the functional-connectivity graphs of chapters 6–10).
+
+    ``layers``: module names or shell patterns (``"encoder.0"``, ``"blocks.*.fc"``) resolved by
+    :func:`~critnotes.layers.find_layers`; ``None`` takes every ``nn.Linear``.  Each forward pass adds its
+    batch: the output of a layer, flattened per sample, copied as float32 on its device (no host sync).
+    Memory: at most the most recent ``max_samples`` samples per layer are kept (older batches are dropped),
+    i.e. about ``max_samples × units × 4`` bytes per layer, plus one batch.  A module called several times per
+    forward pass records each call as samples.
+    """
+
+    def __init__(self, model: nn.Module, layers: str | Iterable[str] | None = None, *, max_samples: int = 10_000):
+        if int(max_samples) < 1:
+            raise ValueError(f"max_samples must be >= 1, got {max_samples}")
+        self.model = model
+        self.modules = find_layers(model) if layers is None else find_layers(model, types=None, names=layers)
+        self.max_samples = int(max_samples)
+        self._chunks: dict[str, deque] = {n: deque() for n in self.modules}
+        self._count = dict.fromkeys(self.modules, 0)
+        self._handles: list = []
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self.modules)
+
+    def attach(self) -> "ActivityRecorder":
+        """Register the forward hooks; returns ``self``."""
+        if self._handles:
+            raise RuntimeError("this ActivityRecorder is already attached; call detach() first")
+        self._handles = [m.register_forward_hook(self._hook(n)) for n, m in self.modules.items()]
+        return self
+
+    def _hook(self, name: str):
+        def hook(module, args, output):
+            if not isinstance(output, torch.Tensor) or output.ndim == 0:
+                raise TypeError(f"ActivityRecorder: layer {name!r} returned {type(output).__name__}, not a tensor "
+                                f"with a batch dimension; record a submodule that returns one")
+            x = output.detach().reshape(output.shape[0], -1).to(torch.float32, copy=True)
+            chunks = self._chunks[name]
+            chunks.append(x)
+            self._count[name] += len(x)
+            while self._count[name] - len(chunks[0]) >= self.max_samples:
+                self._count[name] -= len(chunks.popleft())
+        return hook
+
+    def detach(self) -> "ActivityRecorder":
+        """Remove the hooks (recorded activity stays)."""
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+        return self
+
+    def __enter__(self) -> "ActivityRecorder":
+        return self if self._handles else self.attach()
+
+    def __exit__(self, *exc) -> None:
+        self.detach()
+
+    def activity(self, name: str) -> np.ndarray:
+        """``(n_samples, n_units)`` float32: the last ``max_samples`` recorded outputs of layer ``name``."""
+        if name not in self._chunks:
+            raise KeyError(f"layer {name!r} is not recorded; recorded layers: {', '.join(self._chunks)}")
+        chunks = self._chunks[name]
+        if not chunks:
+            raise RuntimeError(f"no activity recorded for {name!r}: attach() and run a forward pass first")
+        return torch.cat(list(chunks))[-self.max_samples:].cpu().numpy()
+
+    def clear(self) -> None:
+        """Forget the recorded activity (hooks stay attached)."""
+        for n in self._chunks:
+            self._chunks[n].clear()
+            self._count[n] = 0

@@ -27,16 +27,14 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections import deque
-from typing import Iterable
 
 import numba
 import numpy as np
 import torch
 from torch import nn
 
-from .layers import find_layers
-from .train import Probe, Run
+from .probe_base import Probe, Run
+from .update_stats import UpdateStats, bin_edges
 
 #: parameter dtypes the hook path records (|Δw| is formed in float32: exact for float16/bfloat16 values)
 HOOK_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
@@ -44,12 +42,6 @@ HOOK_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 N_COPIES = 4
 
 
-def bin_edges(sub_bits: int = 3, min_exp: int = -40, max_exp: int = 8) -> np.ndarray:
-    """Edges ``2^e (1 + j/2^k)`` for ``e`` in ``[min_exp, max_exp)``, ``j < 2^k``, and ``2^max_exp`` (float64)."""
-    k = 2 ** sub_bits
-    e = np.arange(min_exp, max_exp)[:, None]
-    j = np.arange(k)[None, :]
-    return np.append((2.0 ** e * (1 + j / k)).ravel(), 2.0 ** max_exp)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -67,38 +59,6 @@ def count_bins(bits, shift, mask, base, stride, h):
         h[base + ((bits[i] >> shift) & mask)] += 1
 
 
-@dataclasses.dataclass
-class UpdateStats:
-    """Histograms of |Δw| per window and layer (the result of :class:`UpdateRecorder`)."""
-
-    windows: tuple[tuple[int, int], ...]
-    layer_names: list[str]
-    layer_sizes: list[int]
-    edges: np.ndarray               # (n_bins + 1,)
-    counts: np.ndarray              # (n_windows, n_layers, n_bins) int64
-    under: np.ndarray               # (n_windows, n_layers) |Δw| < edges[0] = 2^min_exp: in float32 training
-                                    # these are the exact zeros (a non-zero update is >= ulp(w) >> 2^-40)
-    over: np.ndarray                # (n_windows, n_layers) |Δw| >= edges[-1] or non-finite
-    steps: np.ndarray               # (n_windows,) updates recorded in each window
-    tracked_index: np.ndarray       # (n_tracked,) flat indices of tracked parameters
-    tracked: np.ndarray             # (n_tracked_steps, n_tracked) signed updates of the tracked subset
-    tracked_steps: np.ndarray       # steps at which ``tracked`` rows were recorded
-
-    def histogram(self, window: int = 0, layer: str | int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(edges, counts)`` for one window, one layer (name or index) or all layers summed."""
-        c = self.counts[window]
-        if layer is None:
-            return self.edges, c.sum(axis=0)
-        li = self.layer_names.index(layer) if isinstance(layer, str) else int(layer)
-        return self.edges, c[li]
-
-    def n_updates(self, window: int = 0) -> int:
-        """All |Δw| values seen in a window (parameters × steps)."""
-        return int(self.counts[window].sum() + self.under[window].sum() + self.over[window].sum())
-
-    def zero_fraction(self, window: int = 0) -> float:
-        """Fraction of updates below the first edge (exact zeros, e.g. of dead ReLU units)."""
-        return float(self.under[window].sum()) / max(self.n_updates(window), 1)
 
 
 @dataclasses.dataclass
@@ -390,76 +350,3 @@ class UpdateRecorder(Probe):
         return self._stats(st)
 
 
-class ActivityRecorder:
-    """Outputs of chosen modules of any model, recorded by forward hooks during the user's own forward passes
-    (paper 003 Fig 1a: the activity behind the functional-connectivity graphs of chapters 6–10).
-
-    ``layers``: module names or shell patterns (``"encoder.0"``, ``"blocks.*.fc"``) resolved by
-    :func:`~critnotes.layers.find_layers`; ``None`` takes every ``nn.Linear``.  Each forward pass adds its
-    batch: the output of a layer, flattened per sample, copied as float32 on its device (no host sync).
-    Memory: at most the most recent ``max_samples`` samples per layer are kept (older batches are dropped),
-    i.e. about ``max_samples × units × 4`` bytes per layer, plus one batch.  A module called several times per
-    forward pass records each call as samples.
-    """
-
-    def __init__(self, model: nn.Module, layers: str | Iterable[str] | None = None, *, max_samples: int = 10_000):
-        if int(max_samples) < 1:
-            raise ValueError(f"max_samples must be >= 1, got {max_samples}")
-        self.model = model
-        self.modules = find_layers(model) if layers is None else find_layers(model, types=None, names=layers)
-        self.max_samples = int(max_samples)
-        self._chunks: dict[str, deque] = {n: deque() for n in self.modules}
-        self._count = dict.fromkeys(self.modules, 0)
-        self._handles: list = []
-
-    @property
-    def layers(self) -> list[str]:
-        return list(self.modules)
-
-    def attach(self) -> "ActivityRecorder":
-        """Register the forward hooks; returns ``self``."""
-        if self._handles:
-            raise RuntimeError("this ActivityRecorder is already attached; call detach() first")
-        self._handles = [m.register_forward_hook(self._hook(n)) for n, m in self.modules.items()]
-        return self
-
-    def _hook(self, name: str):
-        def hook(module, args, output):
-            if not isinstance(output, torch.Tensor) or output.ndim == 0:
-                raise TypeError(f"ActivityRecorder: layer {name!r} returned {type(output).__name__}, not a tensor "
-                                f"with a batch dimension; record a submodule that returns one")
-            x = output.detach().reshape(output.shape[0], -1).to(torch.float32, copy=True)
-            chunks = self._chunks[name]
-            chunks.append(x)
-            self._count[name] += len(x)
-            while self._count[name] - len(chunks[0]) >= self.max_samples:
-                self._count[name] -= len(chunks.popleft())
-        return hook
-
-    def detach(self) -> "ActivityRecorder":
-        """Remove the hooks (recorded activity stays)."""
-        for h in self._handles:
-            h.remove()
-        self._handles = []
-        return self
-
-    def __enter__(self) -> "ActivityRecorder":
-        return self if self._handles else self.attach()
-
-    def __exit__(self, *exc) -> None:
-        self.detach()
-
-    def activity(self, name: str) -> np.ndarray:
-        """``(n_samples, n_units)`` float32: the last ``max_samples`` recorded outputs of layer ``name``."""
-        if name not in self._chunks:
-            raise KeyError(f"layer {name!r} is not recorded; recorded layers: {', '.join(self._chunks)}")
-        chunks = self._chunks[name]
-        if not chunks:
-            raise RuntimeError(f"no activity recorded for {name!r}: attach() and run a forward pass first")
-        return torch.cat(list(chunks))[-self.max_samples:].cpu().numpy()
-
-    def clear(self) -> None:
-        """Forget the recorded activity (hooks stay attached)."""
-        for n in self._chunks:
-            self._chunks[n].clear()
-            self._count[n] = 0

@@ -10,39 +10,17 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
-import math
 import os
 import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
-import numpy as np
-
 from .cache import atomic_write_text, cache_dir
+from .records import jsonable
 
 RESULTS_ENV = "CRITNOTES_RESULTS"
 
 
-def jsonable(x: Any) -> Any:
-    """``x`` as plain JSON values: the package's one numpy → JSON conversion.
-
-    Dicts (keys as str), lists, tuples and arrays become dicts/lists; numpy scalars Python scalars;
-    a dataclass its fields (its own ``as_dict()`` if it has one); NaN becomes ``None`` and ±inf ±1e308
-    (JSON has neither).
-    """
-    if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return jsonable(x.as_dict() if hasattr(x, "as_dict") else dataclasses.asdict(x))
-    if isinstance(x, dict):
-        return {str(k): jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return jsonable(x.tolist())
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None if math.isnan(x) else (1e308 if x > 0 else -1e308)
-    return x
 
 
 @dataclasses.dataclass

@@ -15,6 +15,10 @@ import dataclasses
 
 from .probes import ActivityProbe, SampleLossProbe, WeightProbe
 from .train import TrainConfig, TrainResult, log_checkpoints, train
+import numpy as np
+import torch
+from torch import nn
+from .layers import trainable_parameters
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,3 +88,17 @@ def shared_run_config(profile: str | None = None) -> CriticalRunConfig:
     from .config import chapter_config
 
     return chapter_config(SHARED_RUN, profile)
+
+
+def model_at(result: TrainResult, t: int) -> nn.Module:
+    """The network of ``result`` after the recorded checkpoint nearest to ``t`` (needs all weights)."""
+    rec = result.probes["weights"]
+    if len(rec.index) != result.n_params:
+        raise ValueError(f"the weight record tracks {len(rec.index)} of {result.n_params} parameters; "
+                         "rebuilding a network needs n_weights=None in the CriticalRunConfig")
+    k = int(np.argmin(np.abs(rec.steps - t)))
+    model = result.initial_model()
+    params = trainable_parameters(model)
+    with torch.no_grad():
+        torch.nn.utils.vector_to_parameters(torch.as_tensor(rec.weights[k]).to(params[0].dtype), params)
+    return model

@@ -23,13 +23,12 @@ the model, the data and the extra loss; config, probes and device type are added
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import sys
 import time
 import warnings
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -37,13 +36,15 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from . import cache
-from .config import replace_checked
+from .records import replace_checked
 from .data import Dataset, load_dataset, resolve_name
 from .device import resolve_device
+from .layers import evaluating, trainable_parameters
+from .losses import LOSSES, loss_per_sample
 from .models import build_model
+from .probe_base import LayerSlice, Probe, Run
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
-LOSSES = ("ce", "mse")
 PROGRESS_ENV = "CRITNOTES_PROGRESS"
 #: TrainConfig fields that build the book's model / choose its data (unused when train() gets model= / data=)
 MODEL_FIELDS = ("model", "hidden", "activation", "init", "init_scale", "bias_scale")
@@ -94,60 +95,10 @@ class TrainConfig:
                                             if f.name in MODEL_FIELDS + DATA_FIELDS})
 
 
-@dataclasses.dataclass(frozen=True)
-class LayerSlice:
-    """A layer's parameters inside the flat vector: ``flat[start:stop]``."""
-
-    name: str
-    start: int
-    stop: int
-
-    @property
-    def size(self) -> int:
-        return self.stop - self.start
 
 
-class Probe:
-    """Base class of probes; subclasses are (frozen) dataclasses so their settings enter the cache key."""
-
-    name = "probe"
-
-    def checkpoints(self, steps: int) -> Iterable[int]:
-        return ()
-
-    def wants_delta(self, t: int) -> bool:
-        return False
-
-    def start(self, run: "Run") -> None:
-        pass
-
-    def on_update(self, t: int, delta: torch.Tensor, run: "Run") -> None:
-        pass
-
-    def on_checkpoint(self, t: int, run: "Run") -> None:
-        pass
-
-    def finish(self, run: "Run") -> Any:
-        return None
 
 
-@dataclasses.dataclass
-class Run:
-    """What a probe may look at during training (``data`` is ``None`` when training from a DataLoader)."""
-
-    cfg: TrainConfig
-    model: nn.Module
-    data: Dataset | None       # on the training device
-    device: torch.device
-    flat: torch.Tensor         # all trainable parameters, as one vector (the model's parameters are views)
-    layers: list[LayerSlice]
-
-    def loss_per_sample(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return loss_per_sample(self.cfg.loss, logits, y)
-
-    def evaluating(self):
-        """Eval mode and no grad for a probe's forward passes (:func:`evaluating` on the run's model)."""
-        return evaluating(self.model)
 
 
 @dataclasses.dataclass
@@ -184,12 +135,6 @@ class TrainResult:
         return make_model(self.cfg, load_dataset(self.cfg.dataset))
 
 
-def loss_per_sample(kind: str, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Per-sample loss: cross-entropy, or MSE between logits and the one-hot target (mean over classes)."""
-    if kind == "ce":
-        return nn.functional.cross_entropy(logits, y, reduction="none")
-    onehot = nn.functional.one_hot(y, logits.shape[1]).to(logits.dtype)
-    return ((logits - onehot) ** 2).mean(dim=1)
 
 
 def make_model(cfg: TrainConfig, data: Dataset) -> nn.Module:
@@ -212,22 +157,8 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
-@contextlib.contextmanager
-def evaluating(model: nn.Module, no_grad: bool = True):
-    """Eval mode (and no grad) inside the block; the previous train/eval mode is restored even on error."""
-    was = model.training
-    model.eval()
-    try:
-        with torch.no_grad() if no_grad else contextlib.nullcontext():
-            yield model
-    finally:
-        model.train(was)
 
 
-def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
-    """The parameters that training updates, in the order of the flat vector: ``requires_grad`` ones,
-    in module order, a tied (shared) parameter once (as :meth:`torch.nn.Module.parameters`)."""
-    return [p for p in model.parameters() if p.requires_grad]
 
 
 def flatten_parameters_(model: nn.Module) -> tuple[torch.Tensor, list[LayerSlice]]:
@@ -280,12 +211,6 @@ def _evaluate_batches(model: nn.Module, batches, loss: str, device=None) -> tupl
     return (total / n, correct / n) if n else (float("nan"), float("nan"))
 
 
-def per_sample_losses(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "ce",
-                      batch: int = 4096) -> torch.Tensor:
-    """Loss of every sample (paper 003's L_k), on the device of ``x``."""
-    with evaluating(model):
-        return torch.cat([loss_per_sample(loss, model(x[i:i + batch]), y[i:i + batch])
-                          for i in range(0, len(y), batch)])
 
 
 def log_checkpoints(steps: int, n: int = 30, include_zero: bool = True) -> list[int]:

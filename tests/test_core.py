@@ -13,11 +13,13 @@ import pytest
 import torch
 
 from critnotes import cache
-from critnotes.config import ConfigError, chapter_config, get_profile
+from critnotes.records import ConfigError
+from critnotes.config import chapter_config, get_profile
 from critnotes.data import DataUnavailableError, load_dataset
 from critnotes.models import build_model, count_params
 from critnotes.results import ChapterResult, Claim, load_results
-from critnotes.train import Probe, TrainConfig, flatten_parameters_, log_checkpoints, train
+from critnotes.probe_base import Probe
+from critnotes.train import TrainConfig, flatten_parameters_, log_checkpoints, train
 
 
 # --- profiles -------------------------------------------------------------------------------------

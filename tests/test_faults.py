@@ -12,7 +12,8 @@ import time
 import pytest
 
 from critnotes import cache
-from critnotes.train import Probe, TrainConfig, train
+from critnotes.probe_base import Probe
+from critnotes.train import TrainConfig, train
 
 
 @pytest.fixture

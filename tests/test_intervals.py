@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from critnotes import intervals as iv
-from critnotes.train import Probe, TrainConfig, train
+from critnotes.probe_base import Probe
+from critnotes.train import TrainConfig, train
 
 
 @dataclasses.dataclass(frozen=True)

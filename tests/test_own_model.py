@@ -6,7 +6,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from critnotes.train import Probe, TrainConfig, minibatches, train
+from critnotes.probe_base import Probe
+from critnotes.train import TrainConfig, minibatches, train
 
 
 class TinyCNN(nn.Module):

@@ -9,7 +9,7 @@ from torch import nn
 import critnotes
 from critnotes.models import MLP
 from critnotes.probes import neuron_layers, record_activity
-from critnotes.recorder import bin_edges
+from critnotes.update_stats import bin_edges
 
 SETTINGS = dict(sub_bits=2, min_exp=-20, max_exp=-7)      # small range: under- and overflow both occur
 

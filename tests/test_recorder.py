@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from critnotes.recorder import UpdateRecorder, bin_edges
-from critnotes.train import LayerSlice, Probe, Run, TrainConfig, train
+from critnotes.recorder import UpdateRecorder
+from critnotes.update_stats import bin_edges
+from critnotes.probe_base import LayerSlice, Probe, Run
+from critnotes.train import TrainConfig, train
 
 
 class StoreAll(Probe):

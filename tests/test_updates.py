@@ -8,7 +8,7 @@ from critnotes import fitting
 from critnotes.chapters import updates as ch
 from critnotes.config import chapter_config
 from critnotes.data import load_dataset
-from critnotes.recorder import bin_edges
+from critnotes.update_stats import bin_edges
 
 TINY = ch.UpdatesConfig(models=("mlp-small",), variations=("adam",), stage_scale=0.004, late_stage=False,
                         n_train=512, n_test=128, cifar_download=False)

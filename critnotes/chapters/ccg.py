@@ -22,7 +22,8 @@ from ..plotting import axes
 from ..results import Claim
 from ..runs import SHARED_RUN, CriticalRunConfig, critical_run
 from ..sweeps import Failed, sweep
-from ..train import evaluate, per_sample_losses
+from ..train import evaluate
+from ..losses import per_sample_losses
 from . import summarize
 from .concentration import GridConfig
 

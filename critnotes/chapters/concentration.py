@@ -14,7 +14,6 @@ import sys
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
 from .. import cache, concentration as conc
 from ..config import chapter_config

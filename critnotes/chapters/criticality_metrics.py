@@ -304,7 +304,6 @@ def _cmap(res, ratio):
 
 def plot_critical_line(res: CriticalityMetricsResults | None = None, *, activation: str = "tanh", ax=None):
     """Fig. 11.1: mean-field ½ ln χ₁ over (σ_w², σ_b²) with the order-to-chaos line χ₁ = 1 and the sweep."""
-    import matplotlib.pyplot as plt
 
     fig, ax = axes(ax, figsize=(5, 3.8))
     sw = np.logspace(-1, 1.3, 60)

@@ -19,7 +19,7 @@ from .. import connectivity_stats as cs
 from .. import fitting, graphs, redistribution
 from ..config import chapter_config
 from ..data import load_dataset
-from ..plotting import PALETTE, axes, fit_line, loglog_pdf
+from ..plotting import PALETTE, axes, loglog_pdf
 from ..results import Claim
 from ..runs import SHARED_RUN, CriticalRunConfig, critical_run
 from . import summarize

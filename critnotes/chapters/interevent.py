@@ -21,6 +21,10 @@ from ..plotting import PALETTE, axes
 from ..results import Claim
 from ..train import TrainConfig
 from . import summarize
+from ..intervals import IntervalStats, threshold_for_quantile
+from ..interval_probe import IntervalProbe
+from ..recorder import UpdateRecorder
+from ..train import train
 
 CHAPTER = "interevent"
 #: the paper's least-squares exponents (Fig 5 B–C)
@@ -250,3 +254,20 @@ def fit_table(res: IntereventResults) -> str:
                      f"{d['mle_ks']['xmin']:>7g} {d['mle_ks']['alpha']:>5.2f} {d['burstiness']:>5.2f} | {n['ls']['alpha']:>9.2f} "
                      f"{n['mle']['alpha']:>10.2f} {n['burstiness']:>6.2f}")
     return "\n".join(lines)
+
+
+def large_update_intervals(cfg: TrainConfig, quantiles, window: tuple[int, int] | None = None, *,
+                           sub_bits: int = 7, device=None, progress: bool = True) -> IntervalStats:
+    """Exact intervals between large updates at each top-``q`` quantile: pass 1 streams the |Δw|
+    histogram, pass 2 replays the deterministic run with :class:`IntervalProbe` (both cached)."""
+    window = (0, cfg.steps) if window is None else tuple(window)
+    rec = UpdateRecorder(windows=(window,), sub_bits=sub_bits)
+    first = train(cfg, [rec], device=device, progress=progress)
+    if first.diverged:
+        raise RuntimeError(f"training diverged at step {first.diverged_step}; intervals are undefined: {cfg}")
+    picks = [threshold_for_quantile(first.probes[rec.name], q) for q in quantiles]
+    probe = IntervalProbe(thresholds=tuple(th for th, _ in picks), window=window)
+    stats = train(cfg, [probe], device=device, progress=progress).probes[probe.name]
+    stats.quantiles = np.array(quantiles, dtype=float)
+    stats.realised = np.array([f for _, f in picks])
+    return stats

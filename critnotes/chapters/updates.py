@@ -22,7 +22,8 @@ from .. import fitting
 from ..config import chapter_config
 from ..data import load_dataset
 from ..plotting import PALETTE, axes, powerlaw_guide
-from ..recorder import UpdateRecorder, UpdateStats
+from ..recorder import UpdateRecorder
+from ..update_stats import UpdateStats
 from ..results import Claim
 from ..train import TrainConfig, train
 from . import summarize
