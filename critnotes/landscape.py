@@ -130,6 +130,8 @@ def scan(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, trials:
     Caches each Linear layer's input and pre-activation over ``x``; for a batch of trials in layer
     ``l`` only the (trial, sample) rows whose unit output changed are propagated through layers
     ``l+1 …`` (the first of them as a rank-1 update).  ``max_rows`` bounds the rows per batch (memory).
+    The cost is proportional to the rows that move, so a large ε (which switches more ReLU units on) costs
+    more than a small one.
     Returns ``(len(signs), len(trials))``.  Used for paper 002, Fig 4.
     """
     _check(model, x, y, eps, trials)
