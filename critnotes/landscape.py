@@ -125,6 +125,8 @@ def scan(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, trials:
     Caches each Linear layer's input and pre-activation over ``x``; for a batch of trials in layer
     ``l`` only the (trial, sample) rows whose unit output changed are propagated through layers
     ``l+1 …`` (the first of them as a rank-1 update).  ``max_rows`` bounds the rows per batch (memory).
+    The cost is proportional to the rows that move, so a large ε (which switches more ReLU units on) costs
+    more than a small one.
     Returns ``(len(signs), len(trials))``.  Used for paper 002, Fig 4.
     """
     _check(model, x, y, eps, trials)
@@ -138,24 +140,23 @@ def scan(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, trials:
         z = lin(h)
         pre.append(z)
         h = acts[li](z) if li < len(acts) else z
-    base = loss_per_sample(loss, pre[-1], y)                     # per-sample loss at θ
+    base = _row_loss(loss, pre[-1], y)                           # per-sample loss at θ
     w_rows = [lin.weight.t().contiguous() for lin in lins]        # w_rows[l][i] = W_l[:, i], contiguous
     out = np.zeros((len(signs), len(trials)))
 
-    def tail_loss(li: int, rows: torch.Tensor, unit: torch.Tensor, dz: torch.Tensor) -> torch.Tensor:
-        """Per-row loss after adding ``dz`` to unit ``unit`` of layer ``li``'s pre-activation at sample ``rows``."""
+    def tail_loss(li: int, rows: torch.Tensor, unit: torch.Tensor, change: torch.Tensor) -> torch.Tensor:
+        """Per-row loss when unit ``unit`` of layer ``li`` changes by ``change`` at samples ``rows`` (its
+        pre-activation for the output layer, its activation for a hidden one)."""
         if li == len(lins) - 1:
-            logits = pre[li][rows].clone()
-            logits[torch.arange(len(rows), device=rows.device), unit] += dz
-            return loss_per_sample(loss, logits, y[rows])
-        z_old = pre[li][rows, unit]
-        da = acts[li](z_old + dz) - acts[li](z_old)
-        z = pre[li + 1][rows].addcmul_(da[:, None], w_rows[li + 1][unit])     # rank-1 change of layer li+1
-        for lj in range(li + 1, len(lins)):
+            logits = pre[li].index_select(0, rows)
+            logits[torch.arange(len(rows), device=rows.device), unit] += change
+            return _row_loss(loss, logits, y.index_select(0, rows))
+        z = pre[li + 1].index_select(0, rows).addcmul_(change[:, None], w_rows[li + 1].index_select(0, unit))
+        for lj in range(li + 1, len(lins)):                      # ^ rank-1 change of layer li+1
             if lj > li + 1:
                 z = lins[lj](h)
             h = acts[lj](z) if lj < len(acts) else z
-        return loss_per_sample(loss, h, y[rows])
+        return _row_loss(loss, h, y.index_select(0, rows))
 
     chunk = max(1, max_rows // (n * len(signs)))
     for li in np.unique(trials.layer):
@@ -171,16 +172,29 @@ def scan(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, trials:
             xin = torch.where(is_w[None, :], inputs[li][:, col], 1.0)  # (n, K) = ∂z_unit/∂θ
             # all signs at once: column s·K + k is trial k with sign s
             units = unit.repeat(len(signs))
-            z_old = pre[li][:, units]
             dz = torch.cat([(s * eps) * xin for s in signs], dim=1)
-            # the (sample, trial) pairs whose unit output really changes
-            moved = acts[li](z_old + dz) != acts[li](z_old) if li < len(acts) else dz != 0
-            rows, kk = moved.nonzero(as_tuple=True)
+            if li < len(acts):                                   # change of the unit's activation
+                z_old = pre[li][:, units]
+                change = acts[li](z_old + dz) - acts[li](z_old)
+            else:
+                change = dz
+            # only the (sample, trial) pairs whose unit output really changes go through the tail
+            flat = change.view(-1).nonzero().squeeze(1)
+            rows, kk = flat // change.shape[1], flat % change.shape[1]
             acc = torch.zeros(len(signs) * len(ks), dtype=dtype, device=x.device)
             if len(rows):
-                acc.index_add_(0, kk, tail_loss(int(li), rows, units[kk], dz[rows, kk]) - base[rows])
+                d = tail_loss(int(li), rows, units.index_select(0, kk), change.view(-1).index_select(0, flat))
+                acc.index_add_(0, kk, d - base.index_select(0, rows))
             out[:, ks] = (acc / n).view(len(signs), len(ks)).cpu().numpy()
     return out
+
+
+def _row_loss(loss: str, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """:func:`~critnotes.train.loss_per_sample`; cross-entropy as ``logsumexp − target logit`` (the same
+    value, ~2.5× faster than ``F.cross_entropy`` on CPU for few classes: the scan's hot spot)."""
+    if loss == "ce":
+        return torch.logsumexp(logits, 1) - logits.gather(1, y[:, None]).squeeze(1)
+    return loss_per_sample(loss, logits, y)
 
 
 def synthetic_curvatures(family: str, D: int, seed: int = 0, *, alpha: float = 2.5, sigma: float = 1.0) -> np.ndarray:

@@ -93,14 +93,64 @@ def test_networkx_graph_and_cliques():
     h = graphs.to_networkx(c, 0.5)
     assert h.number_of_nodes() == 9 and h.number_of_edges() == 8
     assert {d["weight"] for *_, d in h.edges(data=True)} == {0.8, -0.8}
-    cliques, truncated = graphs.maximal_cliques(h)
-    assert not truncated
-    assert sorted(len(q) for q in cliques) == [2, 2, 4]                 # isolated nodes are omitted
+    cl = graphs.maximal_cliques(graphs.adjacency(c, 0.5))
+    assert not cl.truncated and cl.reason == ""
+    assert sorted(len(q) for q in cl.cliques) == [2, 2, 4]              # isolated nodes are omitted
     act = np.arange(9, dtype=float)
-    assert sorted(graphs.clique_activity(cliques, act).tolist()) == [0 + 1 + 2 + 3, 4 + 5, 5 + 6]
-    dense = graphs.to_networkx(corr_of(nx.complete_multipartite_graph(*[3] * 8)), 0.5)   # 3^8 maximal cliques
-    cliques, truncated = graphs.maximal_cliques(dense, max_cliques=100)
-    assert truncated and len(cliques) == 100
+    assert sorted(graphs.clique_activity(cl.cliques, act).tolist()) == [0 + 1 + 2 + 3, 4 + 5, 5 + 6]
+    with pytest.raises(TypeError, match="adjacency"):
+        graphs.maximal_cliques(h)
+
+
+def test_maximal_cliques_equal_networkx_on_random_graphs():
+    for seed in range(4):
+        for p in (0.05, 0.3, 0.7):
+            g = nx.gnp_random_graph(40, p, seed=seed)
+            ref = {frozenset(q) for q in nx.find_cliques(g) if len(q) >= 2}
+            cl = graphs.maximal_cliques(adj(g), max_cliques=10 ** 9, max_visits=None)
+            assert not cl.truncated
+            assert len(cl.cliques) == len(ref) and {frozenset(q) for q in cl.cliques} == ref
+
+
+def test_maximal_cliques_budgets_truncate_honestly():
+    a = adj(nx.complete_multipartite_graph(*[3] * 8))                 # 3^8 = 6561 maximal cliques of size 8
+    full = graphs.maximal_cliques(a, max_cliques=6561)
+    assert not full.truncated and len(full.cliques) == 6561           # exactly at the cap: complete
+    cl = graphs.maximal_cliques(a, max_cliques=100)
+    assert cl.truncated and len(cl.cliques) == 100 and "cap of 100" in cl.reason
+    cl = graphs.maximal_cliques(a, max_visits=500)
+    assert cl.truncated and cl.visits == 501 and "work budget of 500" in cl.reason
+    assert 0 < len(cl.cliques) < 6561 and all(len(q) == 8 for q in cl.cliques)
+    cl = graphs.maximal_cliques(a, max_visits=None, max_seconds=1e-4)
+    assert cl.truncated and "time budget" in cl.reason and len(cl.cliques) < 6561
+    with pytest.raises(ValueError, match="max_visits"):
+        graphs.maximal_cliques(a, max_visits=0)
+    with pytest.raises(ValueError, match="max_seconds"):
+        graphs.maximal_cliques(a, max_seconds=0)
+
+
+def test_augmented_forman_equals_dense_matrix_product():
+    """Triangles per edge from packed rows == (A @ A)[i, j] of the old dense int64 formula."""
+    rng = np.random.default_rng(5)
+    for n, p in ((30, 0.1), (70, 0.5), (120, 0.9), (9, 0.0)):
+        a = np.triu(rng.random((n, n)) < p, 1)
+        a = a | a.T
+        edges, f = graphs.forman_curvature(a, augmented=True)
+        ai = a.astype(np.int64)
+        k = ai.sum(axis=1)
+        i, j = edges.T
+        np.testing.assert_array_equal(f, 4 - k[i] - k[j] + 3 * (ai @ ai)[i, j])
+        assert f.dtype == np.int64
+
+
+def test_augmented_forman_hand_computed():
+    """K4 minus edge (0, 3): edge (1, 2) has degrees 3, 3 and 2 triangles → 4 − 6 + 6 = 4; edge (0, 1) has
+    degrees 2, 3 and 1 triangle → 4 − 5 + 3 = 2."""
+    g = nx.complete_graph(4)
+    g.remove_edge(0, 3)
+    edges, f = graphs.forman_curvature(adj(g), augmented=True)
+    got = dict(zip(map(tuple, edges.tolist()), f.tolist()))
+    assert got == {(0, 1): 2, (0, 2): 2, (1, 2): 4, (1, 3): 2, (2, 3): 2}
 
 
 def test_batch_statistics_planted_blocks():

@@ -95,13 +95,15 @@ def transition_index(frob: np.ndarray) -> int:
 
 
 def ncg_distributions(c: np.ndarray, activity: np.ndarray, c_th: float, max_cliques: int) -> dict:
-    """Degrees (k ≥ 1), maximal-clique sizes and clique activities of one NCG (Fig 1f–h)."""
-    g = graphs.to_networkx(c, c_th)
-    deg = np.array([d for _, d in g.degree() if d > 0])
-    cliques, truncated = graphs.maximal_cliques(g, max_cliques)
-    act = graphs.clique_activity(cliques, np.abs(activity).mean(axis=0))
-    return {"degree": deg, "clique_size": np.array([len(q) for q in cliques]), "clique_activity": act,
-            "truncated": truncated}
+    """Degrees (k ≥ 1), maximal-clique sizes and clique activities of one NCG (Fig 1f–h).
+
+    ``truncated`` / ``truncation`` say whether (and why) the clique enumeration stopped at its budget."""
+    a = graphs.adjacency(c, c_th)
+    deg = a.sum(axis=1)
+    cl = graphs.maximal_cliques(a, max_cliques)
+    act = graphs.clique_activity(cl.cliques, np.abs(activity).mean(axis=0))
+    return {"degree": deg[deg > 0], "clique_size": np.array([len(q) for q in cl.cliques]), "clique_activity": act,
+            "truncated": cl.truncated, "truncation": cl.reason}
 
 
 def analyse_point(spec: PointSpec) -> dict:
