@@ -8,7 +8,7 @@ profile needs, the time extrapolated to it and whether that is within the budget
 * ``maximal_cliques`` vs edge density at fixed N (bounded by its work budget: ``truncated`` says so);
 * ``fit_powerlaw_binned`` vs number of histogram bins, and ``fit_powerlaw`` (``powerlaw.Fit`` inside) vs
   number of raw samples (chapters 1, 5, 6);
-* the exact interevent pipeline (:class:`critnotes.intervals.IntervalProbe`) vs tracked parameters ×
+* the exact interevent pipeline (:class:`critnotes.interval_probe.IntervalProbe`) vs tracked parameters ×
   steps, and its time-shuffled null (:func:`critnotes.intervals.shuffled_null`) vs window length (chapter 2).
 
     python benchmarks/cost_curves.py [--quick]        # --quick: smaller inputs, under a minute
@@ -25,6 +25,7 @@ import torch
 
 from critnotes import fitting, graphs, intervals, recorder
 from critnotes.chapters import connectivity, interevent
+from critnotes.interval_probe import IntervalProbe
 
 BUDGET_S = 60.0      # one call of an analysis at the paper's size should stay under this on one core
 
@@ -104,7 +105,7 @@ def interval_curves(rows: list, params, steps, lengths) -> None:
     for n in params:
         for t_max in steps:
             run = types.SimpleNamespace(flat=torch.zeros(n), device=torch.device("cpu"))
-            probe = intervals.IntervalProbe(thresholds=(2.0, 3.0), window=(0, t_max))
+            probe = IntervalProbe(thresholds=(2.0, 3.0), window=(0, t_max))
             probe.start(run)
             deltas = torch.randn(16, n, generator=gen)           # cycled: the probe's cost does not depend on values
             t0 = time.perf_counter()

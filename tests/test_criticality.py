@@ -9,6 +9,7 @@ from torch import nn
 from critnotes import criticality as C
 from critnotes.models import MLP, build_model
 from critnotes.train import TrainConfig
+from critnotes.regularised import RegularisedConfig, train_regularised
 
 
 def _orthogonal_linear(width=64, depth=6, seed=0):
@@ -123,11 +124,11 @@ def test_regularised_training_runs_two_tasks(tmp_path, monkeypatch):
     monkeypatch.setenv("CRITNOTES_CACHE", str(tmp_path))
     tc = TrainConfig(model="mlp", hidden=(16, 16), activation="tanh", init="normal", init_scale=0.7, lr=0.05,
                      steps=20, n_train=256, n_test=128)
-    res = C.train_regularised(C.RegularisedConfig(tc, penalty=1.0, tasks=2, n_checkpoints=3, n_probe=32),
+    res = train_regularised(RegularisedConfig(tc, penalty=1.0, tasks=2, n_checkpoints=3, n_probe=32),
                               progress=False)
     assert res.acc.shape == (2, 2) and np.all(np.isfinite(res.acc))
     assert res.metrics.steps[0] == 0 and res.metrics.steps[-1] == 40
     assert list(np.unique(res.task_of_checkpoint)) == [0, 1]
     assert len(res.losses) == 40 and not res.diverged
     with pytest.raises(ValueError, match="penalty"):
-        C.RegularisedConfig(tc, penalty=-1).validate()
+        RegularisedConfig(tc, penalty=-1).validate()

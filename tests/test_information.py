@@ -6,6 +6,8 @@ from torch import nn
 
 from critnotes import information as inf
 from critnotes.train import TrainConfig, train
+from critnotes.information_probes import InfoProbe, KLProbe
+from critnotes.probe_base import Probe
 
 
 # ------------------------------------------------------------------ mutual information
@@ -156,7 +158,7 @@ def test_gaussianity_separates_normal_from_heavy_tails():
 def test_info_probe_kappa_equals_brute_force_pca():
     cfg = TrainConfig(model="mlp-small", steps=40, batch_size=32, lr=0.05, n_train=500)
 
-    class Keep(inf.Probe):                     # brute-force reference: store every update
+    class Keep(Probe):                     # brute-force reference: store every update
         name = "keep"
 
         def wants_delta(self, t):
@@ -171,7 +173,7 @@ def test_info_probe_kappa_equals_brute_force_pca():
         def finish(self, run):
             return torch.stack(self.rows).numpy()
 
-    probe = inf.InfoProbe(steps=40, windows=(10,), mi_every=10, bins=(8, 16), n_probe=50)
+    probe = InfoProbe(steps=40, windows=(10,), mi_every=10, bins=(8, 16), n_probe=50)
     res = train(cfg, [probe, Keep()], use_cache=False, progress=False)
     rec, full = res.probes["info"], res.probes["keep"]
     axes = []
@@ -188,7 +190,7 @@ def test_info_probe_kappa_equals_brute_force_pca():
 
 def test_kl_probe_records_real_updates():
     cfg = TrainConfig(model="mlp-small", steps=6, batch_size=32, lr=0.01, n_train=300)
-    res = train(cfg, [inf.KLProbe(at=(0, 3), n_updates=2, radii=(0.1, 1.0), n_probe=64)], use_cache=False,
+    res = train(cfg, [KLProbe(at=(0, 3), n_updates=2, radii=(0.1, 1.0), n_probe=64)], use_cache=False,
                 progress=False)
     rec = res.probes["kl"]
     assert list(rec.steps) == [0, 1, 3, 4]

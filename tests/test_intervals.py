@@ -7,6 +7,8 @@ import pytest
 from critnotes import intervals as iv
 from critnotes.probe_base import Probe
 from critnotes.train import TrainConfig, train
+from critnotes.chapters.interevent import large_update_intervals
+from critnotes.interval_probe import IntervalProbe
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +34,7 @@ CFG = TrainConfig(model="mlp", hidden=(6,), n_train=256, n_test=64, steps=300, b
 
 def test_streamed_intervals_equal_brute_force():
     deltas = train(CFG, [_StoreAll()], use_cache=False, progress=False).probes["store"]
-    stats = iv.large_update_intervals(CFG, (0.01, 0.05), sub_bits=5, progress=False)
+    stats = large_update_intervals(CFG, (0.01, 0.05), sub_bits=5, progress=False)
     assert stats.counts.shape == (2, CFG.steps)
     for i, th in enumerate(stats.thresholds):
         # the streamed threshold's exceedance fraction is the true one on the stored updates
@@ -84,7 +86,7 @@ def test_fit_intervals_recovers_planted_exponent():
 
 def test_bad_input():
     with pytest.raises(ValueError, match="thresholds"):
-        train(CFG.replace(steps=3), [iv.IntervalProbe(thresholds=())], use_cache=False, progress=False)
+        train(CFG.replace(steps=3), [IntervalProbe(thresholds=())], use_cache=False, progress=False)
     with pytest.raises(ValueError, match="fraction"):
         iv.threshold_for_quantile(None, 1.5)
     with pytest.raises(ValueError, match="at least 3"):

@@ -4,7 +4,7 @@ import json
 import numpy as np
 
 from critnotes.chapters import maxent as ch
-from critnotes.information import KLRecord
+from critnotes.information_probes import KLRecord
 
 
 def _record(kl, quad, fim):

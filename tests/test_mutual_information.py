@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from critnotes.chapters import mutual_information as ch
-from critnotes.information import InfoRecord
+from critnotes.information_probes import InfoRecord
 
 
 def test_series_averages_mi_within_each_window():

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import cache, concentration as conc
 from ..config import chapter_config
-from ..connectivity_stats import model_at
+from ..runs import model_at
 from ..data import load_dataset
 from ..graphs import correlation_matrix
 from ..plotting import axes

@@ -7,7 +7,7 @@ Experiments:
    chaotic (r > 1), each trained with plain SGD and watched by a :class:`CriticalityProbe` (λ₀, σ, Δ),
    an :class:`UpdateRecorder` (chapter 1's update exponent), an :class:`ActivityProbe` (chapter 6's
    ‖C‖_F transition) and a :class:`SampleLossProbe` (chapter 7's convergence criterion).
-2. **Regularised vs plain** (Fig. 11.6): :func:`critnotes.criticality.train_regularised` on two
+2. **Regularised vs plain** (Fig. 11.6): :func:`critnotes.regularised.train_regularised` on two
    permuted-MNIST tasks for each (init, penalty β): accuracy, robustness to pixel noise, retention of
    task 0 after task 1, and λ₀ along the way.
 """
@@ -31,6 +31,8 @@ from ..results import Claim
 from ..sweeps import Failed, sweep
 from ..train import TrainConfig, log_checkpoints, train
 from . import summarize
+from ..criticality_probe import CriticalityProbe, CriticalityRecord
+from ..regularised import RegularisedConfig, train_regularised
 
 CHAPTER = "criticality-metrics"
 
@@ -81,7 +83,7 @@ class SweepPoint:
     ratio: float
     sigma_w2: float
     chi1: float                        # mean-field χ₁ at this init
-    metrics: crit.CriticalityRecord    # λ₀, σ, Δ over training
+    metrics: CriticalityRecord    # λ₀, σ, Δ over training
     test_acc: float
     diverged: bool
     update_alpha: float                # chapter 1: MLE exponent of the binned |Δw| histogram (nan if no fit)
@@ -124,7 +126,7 @@ def _sweep_point(job) -> SweepPoint:
     cfg, ratio, device, progress = job
     tc = train_config(cfg, ratio, cfg.steps)
     ckpts = tuple(log_checkpoints(cfg.steps, cfg.n_checkpoints))
-    probes = [crit.CriticalityProbe(ckpts, n_probe=cfg.n_probe), UpdateRecorder(windows=((0, cfg.steps),)),
+    probes = [CriticalityProbe(ckpts, n_probe=cfg.n_probe), UpdateRecorder(windows=((0, cfg.steps),)),
               ActivityProbe(ckpts, n_probe=cfg.n_activity), SampleLossProbe(ckpts)]
     r = train(tc, probes, device=device, progress=progress)
     edges, counts = r.probes["updates"].histogram(0)
@@ -143,10 +145,10 @@ def _sweep_point(job) -> SweepPoint:
 
 def _regularised(job) -> crit.RegularisedResult:
     cfg, ratio, beta, device, progress = job
-    rc = crit.RegularisedConfig(train_config(cfg, ratio, cfg.reg_steps), penalty=beta, tasks=cfg.tasks,
+    rc = RegularisedConfig(train_config(cfg, ratio, cfg.reg_steps), penalty=beta, tasks=cfg.tasks,
                                 n_probe=cfg.n_probe, n_checkpoints=max(cfg.n_checkpoints // 2, 4),
                                 noise_levels=tuple(sorted({0.0, 0.25, cfg.noise_level, 1.0})))
-    return crit.train_regularised(rc, device=device, progress=progress)
+    return train_regularised(rc, device=device, progress=progress)
 
 
 def run(cfg: CriticalityMetricsConfig, device=None, progress: bool = True) -> CriticalityMetricsResults:

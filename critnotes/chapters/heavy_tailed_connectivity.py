@@ -23,6 +23,7 @@ from ..plotting import PALETTE, axes, loglog_pdf
 from ..results import Claim
 from ..runs import SHARED_RUN, CriticalRunConfig, critical_run
 from . import summarize
+from ..runs import model_at
 
 CHAPTER = "heavy-tailed-connectivity"
 
@@ -110,7 +111,7 @@ def run(cfg: HeavyTailedConfig, device=None, progress: bool = True) -> HeavyTail
     subset = cs.param_subset(final, cfg.n_per_layer, cfg.seed)
     iu = np.triu_indices(len(subset))
     for tag, t in (("t0", 0), ("mid", t_mid), ("end", int(wrec.steps[-1]))):
-        mats = cs.gradient_matrices(cs.model_at(res, t), data.x_train[gidx], data.y_train[gidx], subset)
+        mats = cs.gradient_matrices(model_at(res, t), data.x_train[gidx], data.y_train[gidx], subset)
         for name in ("C", "S", "H"):
             samples[f"{name}_{tag}"] = mats[name][iu]
 

@@ -84,7 +84,7 @@ def run(cfg: IntereventConfig, device=None, progress: bool = True) -> Interevent
     levels = tuple(sorted(set(cfg.quantiles) | set(cfg.extra_quantiles)))
     models, fits = {}, {}
     for name, tcfg in model_configs(cfg).items():
-        stats = intervals.large_update_intervals(tcfg, levels, sub_bits=cfg.sub_bits, device=device,
+        stats = large_update_intervals(tcfg, levels, sub_bits=cfg.sub_bits, device=device,
                                                  progress=progress)
         data = load_dataset(tcfg.dataset)
         models[name] = {"train": tcfg, "dataset": data.name, "standin": data.standin, "stats": stats}

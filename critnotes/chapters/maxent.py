@@ -22,6 +22,7 @@ from ..probes import WeightProbe
 from ..results import Claim
 from ..train import TrainConfig, train
 from . import summarize
+from ..information_probes import KLProbe, KLRecord
 
 CHAPTER = "maxent"
 
@@ -60,7 +61,7 @@ PROFILES = {
 class MaxentResults:
     cfg: MaxentConfig
     solutions: list[inf.MaxEntSolution]
-    kl: dict[int, inf.KLRecord]                       # batch size → record
+    kl: dict[int, KLRecord]                       # batch size → record
     noise: dict[tuple[int, int], dict]                # (batch size, step) → gaussianity stats + samples
     accuracy: dict[int, float]                        # batch size → final test accuracy
     seconds: dict[int, float]                         # batch size → training + probe time
@@ -73,7 +74,7 @@ def run(cfg: MaxentConfig, device=None, progress: bool = True) -> MaxentResults:
     for b in cfg.batch_sizes:
         tc = TrainConfig(model=cfg.model, lr=cfg.lr, batch_size=b, steps=cfg.steps, n_train=cfg.n_train,
                          seed=cfg.seed)
-        probes = [inf.KLProbe(at=tuple(t for t in cfg.kl_at if t < cfg.steps), n_updates=cfg.kl_updates,
+        probes = [KLProbe(at=tuple(t for t in cfg.kl_at if t < cfg.steps), n_updates=cfg.kl_updates,
                               radii=cfg.radii, n_probe=cfg.n_probe),
                   WeightProbe(steps=tuple(t for t in cfg.noise_steps if t <= cfg.steps))]
         res = train(tc, probes, device=device, progress=progress)
@@ -104,7 +105,7 @@ def gradient_noise(res, cfg: MaxentConfig) -> dict[int, dict]:
 
 # ------------------------------------------------------------------ summaries used by claims and figures
 
-def kl_agreement(rec: inf.KLRecord) -> dict:
+def kl_agreement(rec: KLRecord) -> dict:
     """How well ½ΔwᵀFΔw predicts the true KL of real updates: median |KL/Q − 1|, Pearson r of log values."""
     ok = (rec.kl > 0) & (rec.quad > 0)
     rel = np.abs(rec.kl[ok] / rec.quad[ok] - 1)
@@ -113,7 +114,7 @@ def kl_agreement(rec: inf.KLRecord) -> dict:
             "pearson_log": float(r), "n_updates": int(ok.sum())}
 
 
-def scan_slopes(rec: inf.KLRecord) -> dict:
+def scan_slopes(rec: KLRecord) -> dict:
     """Log–log slopes over the magnitude scan: of r²uᵀF(w+ru)u (Eq 4 predicts 0) and of the true
     KL D(r) (quadratic regime: 2), medians over the scanned update directions."""
     fim = [fitting.loglog_fit(r, y).slope for r, y in zip(rec.radii, rec.scan_fim) if np.all(y > 0)]

@@ -2,7 +2,7 @@
 stability of the product MI·κ (paper 002, Fig 3D–E, S9–S12).
 
 Each configuration (lr, batch) is one cached training run of the 5-layer MLP with an
-:class:`~critnotes.information.InfoProbe`; everything else is analysis of its record.
+:class:`~critnotes.information_probes.InfoProbe`; everything else is analysis of its record.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import scipy.stats
 
 from ..config import chapter_config
-from ..information import InfoProbe, InfoRecord
+from ..information_probes import InfoProbe, InfoRecord
 from ..plotting import axes
 from ..results import Claim
 from ..train import TrainConfig, train
