@@ -8,8 +8,8 @@ profile needs, the time extrapolated to it and whether that is within the budget
 * ``maximal_cliques`` vs edge density at fixed N (bounded by its work budget: ``truncated`` says so);
 * ``fit_powerlaw_binned`` vs number of histogram bins, and ``fit_powerlaw`` (``powerlaw.Fit`` inside) vs
   number of raw samples (chapters 1, 5, 6);
-* the exact interevent pipeline (:class:`critnotes.interval_probe.IntervalProbe`) vs tracked parameters ×
-  steps, and its time-shuffled null (:func:`critnotes.intervals.shuffled_null`) vs window length (chapter 2).
+* the exact interevent pipeline (:class:`critnotes.probes.interval_probe.IntervalProbe`) vs tracked parameters ×
+  steps, and its time-shuffled null (:func:`critnotes.analysis.intervals.shuffled_null`) vs window length (chapter 2).
 
     python benchmarks/cost_curves.py [--quick]        # --quick: smaller inputs, under a minute
 """
@@ -23,9 +23,10 @@ import types
 import numpy as np
 import torch
 
-from critnotes import fitting, graphs, intervals, recorder
-from critnotes.chapters import connectivity, interevent
-from critnotes.interval_probe import IntervalProbe
+from critnotes.analysis import fitting, graphs, intervals
+from critnotes.book.chapters import connectivity, interevent
+from critnotes.probes import update_recorder as recorder
+from critnotes.probes.interval_probe import IntervalProbe
 
 BUDGET_S = 60.0      # one call of an analysis at the paper's size should stay under this on one core
 

@@ -15,11 +15,10 @@ import time
 
 import numpy as np
 
-from critnotes import landscape
-from critnotes.data import load_dataset
-from critnotes.device import resolve_device
-from critnotes.train import TrainConfig, train
-
+from critnotes.analysis import landscape
+from critnotes.training.data import load_dataset
+from critnotes.training.device import resolve_device
+from critnotes.training.loop import TrainConfig, train
 
 GOAL = 20.0     # × over the naive scan, at every ε
 

@@ -1,8 +1,8 @@
 """Recorder overhead and memory: ``python benchmarks/recorder.py [--quick]`` prints one JSON line per row
 (issue 2, item 10; issue 16 §1).
 
-Rows ``"path": "flat"`` time the book's :func:`critnotes.train.train` with and without the
-:class:`~critnotes.recorder.UpdateRecorder` probe (the loop forms Δw once per step in a flat buffer),
+Rows ``"path": "flat"`` time the book's :func:`critnotes.training.loop.train` with and without the
+:class:`~critnotes.probes.update_recorder.UpdateRecorder` probe (the loop forms Δw once per step in a flat buffer),
 plus a naive tracker that copies every step's full update to host memory (as the original work did).
 Rows ``"path": "hook"`` time a plain user loop (SGD, batch 64) with and without
 ``UpdateRecorder.attach(model, optimizer)`` (optimizer step hooks).  Every configuration of a row runs
@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from critnotes.data import load_dataset
-from critnotes.models import build_model
-from critnotes.recorder import UpdateRecorder
-from critnotes.probe_base import Probe
-from critnotes.train import TrainConfig, train
+from critnotes.probes.base import Probe
+from critnotes.probes.update_recorder import UpdateRecorder
+from critnotes.training.data import load_dataset
+from critnotes.training.loop import TrainConfig, train
+from critnotes.training.models import build_model
 
 #: hidden widths h of the scaling rows (784-h-h-10: ≈1e4, 1e5, 1e6, 1e7 parameters)
 SCALING_WIDTHS = (12, 110, 620, 2800)

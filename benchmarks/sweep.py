@@ -19,8 +19,8 @@ import numpy as np  # noqa: E402
 from dask.distributed import Client, LocalCluster  # noqa: E402
 from joblib import parallel_config  # noqa: E402
 
-from critnotes.chapters import connectivity as ch  # noqa: E402
-from critnotes.sweeps import Failed, sweep  # noqa: E402
+from critnotes.book.chapters import connectivity as ch  # noqa: E402
+from critnotes.training.sweeps import Failed, sweep  # noqa: E402
 
 GOAL = 1.6     # × over serial with 2 workers
 

@@ -2,11 +2,16 @@
 
 For your own network and training loop: :class:`UpdateRecorder` (``.attach(model, optimizer)``, then
 ``.stats()`` → :class:`UpdateStats`, fitted with :mod:`critnotes.fitting`) and :class:`ActivityRecorder`
-(forward hooks; ``.activity(name)`` → samples × units, e.g. for :func:`critnotes.graphs.correlation_matrix`).
+(forward hooks; ``.activity(name)`` → samples × units, e.g. for :func:`critnotes.graphs.correlation_matrix`);
+:func:`train` runs the book's loop on any ``nn.Module``.  The package is layered (see CONTRIBUTING.md):
+``analysis`` ← ``probes`` ← ``training`` ← ``book``.
 """
-from . import fitting, graphs
-from .probes import ActivityRecorder
-from .recorder import UpdateRecorder
-from .update_stats import UpdateStats
+from critnotes.analysis import criticality, fitting, graphs
+from critnotes.analysis.layers import find_layers
+from critnotes.analysis.update_stats import UpdateStats
+from critnotes.probes.activity import ActivityRecorder
+from critnotes.probes.update_recorder import UpdateRecorder
+from critnotes.training.loop import TrainConfig, train
 
-__all__ = ["ActivityRecorder", "UpdateRecorder", "UpdateStats", "fitting", "graphs"]
+__all__ = ["ActivityRecorder", "TrainConfig", "UpdateRecorder", "UpdateStats", "criticality", "find_layers",
+           "fitting", "graphs", "train"]

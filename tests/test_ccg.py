@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from critnotes import ccg
+from critnotes.analysis import computational_graphs as ccg
 
 N_CLASS, BLOCK, D_IN, H1, H2 = 3, 4, 20, 12, 10
 

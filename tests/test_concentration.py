@@ -1,11 +1,11 @@
-"""Concentration statistics and the quasi-thermal entropy (critnotes.concentration, chapter 7)."""
+"""Concentration statistics and the quasi-thermal entropy (critnotes.analysis.loss_concentration, chapter 7)."""
 import math
 
 import numpy as np
 import pytest
 from scipy import optimize
 
-from critnotes import concentration as conc
+from critnotes.analysis import loss_concentration as conc
 
 
 def bernoulli_kl(a, q):

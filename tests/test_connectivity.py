@@ -6,9 +6,9 @@ import matplotlib
 import numpy as np
 import pytest
 
-from critnotes.chapters import connectivity as ch
-from critnotes.runs import CriticalRunConfig
-from critnotes.sweeps import Failed
+from critnotes.book.chapters import connectivity as ch
+from critnotes.training.runs import CriticalRunConfig
+from critnotes.training.sweeps import Failed
 
 matplotlib.use("Agg")
 

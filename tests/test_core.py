@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-from critnotes import cache
-from critnotes.records import ConfigError
-from critnotes.config import chapter_config, get_profile
-from critnotes.data import DataUnavailableError, load_dataset
-from critnotes.models import build_model, count_params
-from critnotes.results import ChapterResult, Claim, load_results
-from critnotes.probe_base import Probe
-from critnotes.train import TrainConfig, flatten_parameters_, log_checkpoints, train
+from critnotes.analysis.records import ConfigError
+from critnotes.book.profiles import chapter_config, get_profile
+from critnotes.book.results import ChapterResult, Claim, load_results
+from critnotes.probes.base import Probe
+from critnotes.training import cache
+from critnotes.training.data import DataUnavailableError, load_dataset
+from critnotes.training.loop import TrainConfig, flatten_parameters_, log_checkpoints, train
+from critnotes.training.models import build_model, count_params
 
 
 # --- profiles -------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""critnotes.criticality: λ₀, σ, Δ on analytic cases, the mean-field critical line, the penalty."""
+"""critnotes.analysis.criticality: λ₀, σ, Δ on analytic cases, the mean-field critical line, the penalty."""
 import math
 
 import numpy as np
@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from critnotes import criticality as C
-from critnotes.models import MLP, build_model
-from critnotes.train import TrainConfig
-from critnotes.regularised import RegularisedConfig, train_regularised
+from critnotes.analysis import criticality as C
+from critnotes.training.loop import TrainConfig
+from critnotes.training.models import MLP, build_model
+from critnotes.training.regularised import RegularisedConfig, train_regularised
 
 
 def _orthogonal_linear(width=64, depth=6, seed=0):

@@ -8,9 +8,9 @@ import pytest
 
 matplotlib.use("Agg")
 
-from critnotes.chapters import criticality_metrics as ch
-from critnotes.chapters import summarize
-from critnotes.config import chapter_config
+from critnotes.book.chapters import criticality_metrics as ch
+from critnotes.book.chapters import summarize
+from critnotes.book.profiles import chapter_config
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def test_profiles_and_critical_init():
     cfg = ch.PROFILES["ci"]
     tc = ch.train_config(cfg, 1.0, 10)
     # the critical init sits on χ₁ = 1 of mean-field theory
-    from critnotes.criticality import chi1
+    from critnotes.analysis.criticality import chi1
     assert chi1(tc.init_scale ** 2, cfg.bias_scale ** 2, cfg.activation) == pytest.approx(1.0, abs=1e-6)
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from joblib import parallel_config
 
-from critnotes.chapters import connectivity as ch
-from critnotes.sweeps import Failed, sweep
+from critnotes.book.chapters import connectivity as ch
+from critnotes.training.sweeps import Failed, sweep
 
 distributed = pytest.importorskip("dask.distributed")
 

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from critnotes import cache
-from critnotes.probe_base import Probe
-from critnotes.train import TrainConfig, train
+from critnotes.probes.base import Probe
+from critnotes.training import cache
+from critnotes.training.loop import TrainConfig, train
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def test_train_call_site_fingerprints_loop_model_data_device_and_probe_modules(m
     monkeypatch.setattr(cache, "cached", lambda kind, cfg, compute, **kw: seen.update(kw) or "stub")
     assert train(TrainConfig(steps=1), [Nop()], device="cpu") == "stub"
     names = set(cache._module_hashes(seen["code"]))
-    assert {"critnotes.train", "critnotes.models", "critnotes.data", "critnotes.device", __name__} <= names
+    assert {"critnotes.training.loop", "critnotes.training.models", "critnotes.training.data", "critnotes.training.device", __name__} <= names
     assert seen["expect"].__name__ == "TrainResult"
 
 
@@ -221,7 +221,7 @@ def test_orphan_cleanup_removes_dead_and_old_temporaries_only(root, monkeypatch)
 
 CHILD = """
 import os, sys, time
-from critnotes import cache
+from critnotes.training import cache
 real_fdopen = os.fdopen
 
 class Slow:                                  # writes 64 KiB at a time, slowly, so the kill lands mid-write

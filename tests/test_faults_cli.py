@@ -1,6 +1,6 @@
 """Faults at the command line and in the results folder: bad input is refused before any chapter runs,
 a failing chapter does not take the others (or its own claims) with it, and the ledger skips files that
-are not chapter results.  ``critnotes.cli.main`` runs in-process with the chapters' ``reproduce`` faked."""
+are not chapter results.  ``critnotes.book.cli.main`` runs in-process with the chapters' ``reproduce`` faked."""
 import json
 import os
 import re
@@ -9,13 +9,13 @@ from html.parser import HTMLParser
 import pytest
 import torch
 
-import critnotes.chapters as chapters
-from critnotes import ledger
-from critnotes.cli import main
-from critnotes.device import DeviceError, resolve_device
-from critnotes.results import ChapterResult, Claim, claims_html, claims_markdown, load_results, read_result
-from critnotes.sweeps import default_jobs
-from critnotes.train import progress_mode
+import critnotes.book.chapters as chapters
+from critnotes.book import ledger
+from critnotes.book.cli import main
+from critnotes.book.results import ChapterResult, Claim, claims_html, claims_markdown, load_results, read_result
+from critnotes.training.device import DeviceError, resolve_device
+from critnotes.training.loop import progress_mode
+from critnotes.training.sweeps import default_jobs
 
 CHAPTER_IDS = ["updates", "maxent", "ruggedness"]
 

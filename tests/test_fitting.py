@@ -1,4 +1,4 @@
-"""Tests of critnotes.fitting: planted exponents are recovered, raw and binned MLE agree, wrong
+"""Tests of critnotes.analysis.fitting: planted exponents are recovered, raw and binned MLE agree, wrong
 families are rejected, plotting helpers are normalised, bad input fails loudly."""
 import dataclasses
 import json
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from critnotes import fitting as F
+from critnotes.analysis import fitting as F
 
 N = 100_000
 
@@ -298,7 +298,7 @@ def test_bad_input_raises_helpful_errors():
 
 
 def test_collapsed_lognormal_is_a_tie_not_support():
-    from critnotes.fitting import PowerLawFit
+    from critnotes.analysis.fitting import PowerLawFit
 
     fit = PowerLawFit(alpha=3.0, alpha_se=0.01, xmin=1.0, ks=0.01, n_tail=10**7, n_total=10**7, method="mle-binned",
                       comparisons={"lognormal": (0.05, 1e-120), "exponential": (5000.0, 1e-30)})

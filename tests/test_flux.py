@@ -1,8 +1,8 @@
-"""Marginal flux estimators and the 2-D Langevin toy (critnotes.flux, chapter 8)."""
+"""Marginal flux estimators and the 2-D Langevin toy (critnotes.analysis.probability_flux, chapter 8)."""
 import numpy as np
 import pytest
 
-from critnotes import flux
+from critnotes.analysis import probability_flux as flux
 
 
 def test_constant_drift_gives_its_speed():

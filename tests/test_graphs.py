@@ -3,7 +3,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from critnotes import graphs
+from critnotes.analysis import graphs
 
 
 def adj(g: nx.Graph) -> np.ndarray:
@@ -189,8 +189,8 @@ def test_prediction_entropy():
 
 
 def test_silent_neuron_convention_is_shared_by_every_correlation_user():
-    from critnotes import connectivity_stats as cs
-    from critnotes import criticality as crit
+    from critnotes.analysis import connections as cs
+    from critnotes.analysis import criticality as crit
     rng = np.random.default_rng(1)
     x = np.column_stack([rng.normal(size=(300, 4)), np.full(300, 3.0)])  # neuron 4 is silent
     x[:, 1] += x[:, 0]

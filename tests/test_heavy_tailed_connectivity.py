@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from critnotes import connectivity_stats as cs
-from critnotes import fitting
-from critnotes.models import MLP
+from critnotes.analysis import connections as cs
+from critnotes.analysis import fitting
+from critnotes.training.models import MLP
 
 
 def test_irreversibility_hand_cases():

@@ -1,14 +1,13 @@
-"""critnotes.information: MI estimator, leading PC, KL vs Fisher quadratic, max-entropy solver, probes."""
+"""critnotes.analysis.information: MI estimator, leading PC, KL vs Fisher quadratic, max-entropy solver, probes."""
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from critnotes import information as inf
-from critnotes.train import TrainConfig, train
-from critnotes.information_probes import InfoProbe, KLProbe
-from critnotes.probe_base import Probe
-
+from critnotes.analysis import information as inf
+from critnotes.probes.base import Probe
+from critnotes.probes.information_probes import InfoProbe, KLProbe
+from critnotes.training.loop import TrainConfig, train
 
 # ------------------------------------------------------------------ mutual information
 

@@ -4,11 +4,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from critnotes import intervals as iv
-from critnotes.probe_base import Probe
-from critnotes.train import TrainConfig, train
-from critnotes.chapters.interevent import large_update_intervals
-from critnotes.interval_probe import IntervalProbe
+from critnotes.analysis import intervals as iv
+from critnotes.book.chapters.interevent import large_update_intervals
+from critnotes.probes.base import Probe
+from critnotes.probes.interval_probe import IntervalProbe
+from critnotes.training.loop import TrainConfig, train
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from critnotes import fitting, landscape
-from critnotes.chapters.ruggedness import survivors
-from critnotes.models import build_model
+from critnotes.analysis import fitting, landscape
+from critnotes.book.chapters.ruggedness import survivors
+from critnotes.training.models import build_model
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 import pytest
 from torch import nn
 
-from critnotes.layers import find_layers
+from critnotes.analysis.layers import find_layers
 
 
 class Net(nn.Module):

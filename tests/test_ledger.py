@@ -1,6 +1,6 @@
 """The reproduction ledger is rendered from chapter results, re-running only what is missing."""
-from critnotes import ledger
-from critnotes.results import ChapterResult, Claim
+from critnotes.book import ledger
+from critnotes.book.results import ChapterResult, Claim
 
 
 def _result(chapter, profile, agrees):

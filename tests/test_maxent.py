@@ -3,8 +3,8 @@ import json
 
 import numpy as np
 
-from critnotes.chapters import maxent as ch
-from critnotes.information_probes import KLRecord
+from critnotes.book.chapters import maxent as ch
+from critnotes.probes.information_probes import KLRecord
 
 
 def _record(kl, quad, fim):

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from critnotes.chapters import mutual_information as ch
-from critnotes.information_probes import InfoRecord
+from critnotes.book.chapters import mutual_information as ch
+from critnotes.probes.information_probes import InfoRecord
 
 
 def test_series_averages_mi_within_each_window():

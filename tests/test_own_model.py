@@ -6,8 +6,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from critnotes.probe_base import Probe
-from critnotes.train import TrainConfig, minibatches, train
+from critnotes.probes.base import Probe
+from critnotes.training.loop import TrainConfig, minibatches, train
 
 
 class TinyCNN(nn.Module):

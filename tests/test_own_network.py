@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 import critnotes
-from critnotes.models import MLP
-from critnotes.probes import neuron_layers, record_activity
-from critnotes.update_stats import bin_edges
+from critnotes.analysis.update_stats import bin_edges
+from critnotes.probes.activity import neuron_layers, record_activity
+from critnotes.training.models import MLP
 
 SETTINGS = dict(sub_bits=2, min_exp=-20, max_exp=-7)      # small range: under- and overflow both occur
 
@@ -95,13 +95,13 @@ def test_snippet_on_a_model_the_book_does_not_define():
         optimizer.zero_grad()
         nn.functional.cross_entropy(model(x), y).backward()
         optimizer.step()
-    stats = rec.stats()          # the same UpdateStats the book uses; fit with critnotes.fitting
-    C = critnotes.graphs.correlation_matrix(act.activity("fc"))
+    stats = rec.stats()          # the same UpdateStats the book uses; fit with critnotes.analysis.fitting
+    C = critnotes.analysis.graphs.correlation_matrix(act.activity("fc"))
 
     assert isinstance(stats, critnotes.UpdateStats) and stats.windows == ((0, 10_000),)
     assert stats.layer_names == list(NET_LAYERS) and stats.steps.tolist() == [8]
     assert stats.n_updates() == 8 * sum(stats.layer_sizes)
-    fit = critnotes.fitting.fit_powerlaw_binned(*stats.histogram(0))
+    fit = critnotes.analysis.fitting.fit_powerlaw_binned(*stats.histogram(0))
     assert np.isfinite(fit.alpha)
     assert act.activity("fc").shape == (8 * 16, 3) and act.activity("encoder.0").shape == (8 * 16, 8)
     assert C.shape == (3, 3) and np.allclose(np.diag(C), 1)

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from critnotes.recorder import UpdateRecorder
-from critnotes.update_stats import bin_edges
-from critnotes.probe_base import LayerSlice, Probe, Run
-from critnotes.train import TrainConfig, train
+from critnotes.analysis.update_stats import bin_edges
+from critnotes.probes.base import LayerSlice, Probe, Run
+from critnotes.probes.update_recorder import UpdateRecorder
+from critnotes.training.loop import TrainConfig, train
 
 
 class StoreAll(Probe):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from critnotes import redistribution as rd
+from critnotes.analysis import redistribution as rd
 
 SMALL = rd.RedistributionConfig(n_neurons=30, n_matrices=40, sweeps=25, seed=1)
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from joblib import parallel_config
 
-from critnotes import cache
-from critnotes.sweeps import Failed, sweep
+from critnotes.training import cache
+from critnotes.training.sweeps import Failed, sweep
 
 CALLS = Path(os.environ["CRITNOTES_CACHE"]) / "sweep-test-calls.txt"
 

@@ -4,9 +4,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from critnotes import cache, data as cdata
-from critnotes.models import build_model
-from critnotes.train import TrainConfig, flatten_parameters_, train
+from critnotes.training import cache
+from critnotes.training import data as cdata
+from critnotes.training.loop import TrainConfig, flatten_parameters_, train
+from critnotes.training.models import build_model
 
 
 def _offline(monkeypatch):

@@ -4,11 +4,11 @@ import math
 import numpy as np
 import pytest
 
-from critnotes import fitting
-from critnotes.chapters import updates as ch
-from critnotes.config import chapter_config
-from critnotes.data import load_dataset
-from critnotes.update_stats import bin_edges
+from critnotes.analysis import fitting
+from critnotes.analysis.update_stats import bin_edges
+from critnotes.book.chapters import updates as ch
+from critnotes.book.profiles import chapter_config
+from critnotes.training.data import load_dataset
 
 TINY = ch.UpdatesConfig(models=("mlp-small",), variations=("adam",), stage_scale=0.004, late_stage=False,
                         n_train=512, n_test=128, cifar_download=False)

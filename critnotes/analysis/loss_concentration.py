@@ -1,0 +1,339 @@
+"""Concentration of per-sample losses and the quasi-thermal convergence criterion (paper 003 §2.1–2.3, Fig 2).
+
+Given the per-sample training losses ``L_k`` (k = 1…N) of a network at one checkpoint:
+
+* :func:`loss_moments` — L̄, Var(L) and ε = Var(L)/L̄², the largest ε with Var(L) ≥ ε L̄² (Fig 2e);
+* :func:`concentration_curve` — P(L ≥ b) for thresholds b (Fig 2b);
+* :func:`tilt` / :func:`quasi_thermal_entropy` — the quasi-thermal entropy ΔS = ln N − S(p_β) of the
+  Gibbs distribution p_β(k) ∝ e^{−βL_k} over the training samples, with β fixed by the large-deviation
+  level a through the tilting (Legendre) construction: ⟨L⟩_{p_β} = a.  Then ΔS equals Cramér's rate
+  function I(a) = sup_θ [θa − ln (1/N)Σ_k e^{θL_k}] (θ = −β), so P(L̂_B ≥ a) ≤ e^{−B ΔS} for batch
+  means L̂_B of B samples drawn with replacement and a ≥ L̄ (Eq 1; checked by :func:`batch_bound_check`).
+  The paper's b = 5×10⁻³ is read as a deviation above the mean, a = L̄ + b (``relative=True``); see the
+  chapter for why.  When a lies outside (min L, max L) no tilt reaches it, the rate is +∞ and ΔS is
+  filled by :func:`fill_by_spline` (the paper: "extrapolated using spline fitting");
+* :func:`convergence_criterion` — 𝓛 = ln(L̄/ΔS) (Fig 2d) and :func:`turnaround_time` (energy- vs
+  entropy-driven stages);
+* :func:`family_switch` — log-normal vs power-law tail of p(L) over training (Fig 2c);
+* :func:`phi_paper` and :func:`fit_boundary` — the convergence phase boundary ln M = φ(ln γ) (Fig 2f);
+* :func:`pick_connections` and :func:`landscape_slice` — L̂ (B = 64) and L̄ along one connection (Fig 2a).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import torch
+from scipy import interpolate, optimize, special
+
+from critnotes.analysis import fitting
+
+__all__ = [
+    "loss_moments", "concentration_curve", "Tilt", "tilt", "quasi_thermal_entropy", "fill_by_spline", "criterion_series",
+    "convergence_criterion", "batch_bound_check", "turnaround_time", "family_switch", "phi_paper",
+    "boundary_distance", "jump_threshold", "fit_boundary", "pick_connections", "landscape_slice",
+]
+
+
+def _losses(losses) -> np.ndarray:
+    x = np.asarray(losses, dtype=float).ravel()
+    if x.size < 2:
+        raise ValueError(f"need the losses of >= 2 samples, got {x.size}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("losses contain NaN/inf (a diverged run?): check TrainResult.diverged first")
+    if np.any(x < 0):
+        raise ValueError("per-sample losses must be >= 0 (cross-entropy or MSE)")
+    return x
+
+
+def loss_moments(losses) -> dict:
+    """L̄, Var(L) and ε = Var(L)/L̄² of per-sample losses (Fig 2e; ε(t) of §2.2)."""
+    x = _losses(losses)
+    mean, var = float(x.mean()), float(x.var())
+    return {"mean": mean, "var": var, "eps": var / mean ** 2 if mean > 0 else math.inf}
+
+
+def concentration_curve(losses, b) -> np.ndarray:
+    """P(L ≥ b) over the training samples for each threshold in ``b`` (Fig 2b)."""
+    x = np.sort(_losses(losses))
+    b = np.asarray(b, dtype=float)
+    return 1.0 - np.searchsorted(x, b, side="left") / x.size
+
+
+@dataclasses.dataclass(frozen=True)
+class Tilt:
+    """The Gibbs distribution p_β ∝ e^{−βL} whose mean is ``level``; ``delta_s`` = ln N − S(p_β)."""
+
+    level: float
+    beta: float           # −θ; β < 0 tilts towards large losses (level above the mean)
+    delta_s: float        # = Cramér's rate I(level); +inf when level is outside (min L, max L)
+    entropy: float        # S(p_β)
+
+
+def _tilted(x: np.ndarray, theta: float) -> tuple[np.ndarray, float]:
+    """(p_θ ∝ e^{θx}, log of the normaliser Σ e^{θx})."""
+    z = theta * x
+    lse = special.logsumexp(z)
+    return np.exp(z - lse), float(lse)
+
+
+def tilt(losses, level: float) -> Tilt:
+    """Solve ⟨L⟩_{p_β} = ``level`` for β and return ΔS = ln N − S(p_β) (the Legendre construction).
+
+    The tilted mean grows monotonically with θ = −β (its derivative is the tilted variance), so θ is
+    found by bracketing and Brent's method.  Levels at or outside the range of the losses cannot be
+    reached by any tilt: ΔS = +inf (the event L̂ ≥ level has probability 0).
+    """
+    x = _losses(losses)
+    n = x.size
+    lo, hi, mean = float(x.min()), float(x.max()), float(x.mean())
+    if not lo < level < hi:
+        return Tilt(float(level), math.nan, math.inf, math.nan)
+    if level == mean:
+        return Tilt(float(level), 0.0, 0.0, math.log(n))
+    scale = 1.0 / max(hi - lo, 1e-300)
+
+    def gap(theta):
+        p, _ = _tilted(x, theta)
+        return float(p @ x) - level
+
+    sign = 1.0 if level > mean else -1.0
+    step = scale
+    while gap(sign * step) * sign < 0:
+        step *= 4.0
+        if step * (hi - lo) > 1e6:   # numerically at the edge of the support
+            return Tilt(float(level), math.nan, math.inf, math.nan)
+    a, b = sorted((0.0, sign * step))
+    theta = optimize.brentq(gap, a, b, xtol=1e-14 * max(1.0, abs(step)), rtol=1e-12, maxiter=500)
+    p, _ = _tilted(x, theta)
+    nz = p > 0
+    s = float(-np.sum(p[nz] * np.log(p[nz])))
+    return Tilt(float(level), -theta, max(math.log(n) - s, 0.0), s)
+
+
+def quasi_thermal_entropy(losses, b: float = 5e-3, *, relative: bool = True) -> Tilt:
+    """ΔS for the large-deviation threshold ``b`` (Fig 2d): level L̄ + b (``relative``) or b itself."""
+    x = _losses(losses)
+    if relative and not b > 0:
+        raise ValueError(f"the deviation b above the mean must be > 0, got {b}")
+    return tilt(x, float(x.mean()) + b if relative else b)
+
+
+def fill_by_spline(steps, values) -> tuple[np.ndarray, np.ndarray]:
+    """Fill ΔS(t) = +inf (level beyond the losses) with a smoothing spline through the finite values
+    (the paper's "extrapolated using spline fitting").
+
+    A cubic smoothing spline (generalised cross-validation, :func:`scipy.interpolate.make_smoothing_spline`)
+    is fitted to ln ΔS against ln(1 + t) over the finite, positive points and evaluated at the +inf ones;
+    natural end conditions make the extrapolation almost linear.  Needs >= 5 finite points (else those
+    stay NaN); NaN (diverged) stays NaN.  Returns ``(filled, was_filled)``.
+    """
+    t = np.asarray(steps, dtype=float)
+    v = np.asarray(values, dtype=float)
+    ok = np.isfinite(v) & (v > 0)
+    out = np.where(ok, v, np.nan)
+    gaps = np.isposinf(v)
+    if gaps.any() and ok.sum() >= 5:
+        spl = interpolate.make_smoothing_spline(np.log1p(t[ok]), np.log(v[ok]))
+        out[gaps] = np.exp(spl(np.log1p(t[gaps])))
+    return out, gaps
+
+
+def criterion_series(steps, losses_by_t, b: float = 5e-3, *, relative: bool = True) -> dict:
+    """Per checkpoint: L̄, Var(L), ε, ΔS (``delta_s_raw`` with +inf where no tilt reaches the level; ``delta_s``
+    filled by :func:`fill_by_spline`, ``filled`` marks those) and 𝓛 (Figs 2d–e).  Checkpoints with
+    non-finite losses (a diverging run) give NaN."""
+    cols = {k: [] for k in ("mean", "var", "eps", "delta_s_raw", "beta")}
+    for x in losses_by_t:
+        x = np.asarray(x, dtype=float)
+        if not np.all(np.isfinite(x)):
+            for v in cols.values():
+                v.append(math.nan)
+            continue
+        mo = loss_moments(x)
+        tl = quasi_thermal_entropy(x, b, relative=relative)
+        for k in ("mean", "var", "eps"):
+            cols[k].append(mo[k])
+        cols["delta_s_raw"].append(tl.delta_s)
+        cols["beta"].append(tl.beta)
+    out = {k: np.array(v) for k, v in cols.items()}
+    out["delta_s"], out["filled"] = fill_by_spline(steps, out["delta_s_raw"])
+    out["crit"] = convergence_criterion(out["mean"], out["delta_s"])
+    out["steps"] = np.asarray(steps)
+    return out
+
+
+def convergence_criterion(mean, delta_s):
+    """𝓛 = ln(L̄/ΔS) (§2.2); smaller is more converged."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(np.asarray(mean, dtype=float) / np.asarray(delta_s, dtype=float))
+
+
+def batch_bound_check(losses, b: float = 5e-3, *, batch_size: int = 64, n_batches: int = 20_000,
+                      relative: bool = True, seed: int = 0) -> dict:
+    """Check Eq 1 by sampling: the frequency of L̂_B ≥ level over random batches vs e^{−B ΔS}.
+
+    Batches are drawn with replacement (the i.i.d. setting of Cramér's theorem, where the bound is a
+    theorem); ``p_without`` repeats it without replacement, as SGD samples.
+    """
+    x = _losses(losses)
+    tl = quasi_thermal_entropy(x, b, relative=relative)
+    rng = np.random.default_rng(seed)
+    with_rep = x[rng.integers(0, x.size, size=(n_batches, batch_size))].mean(axis=1)
+    without = np.array([x[rng.choice(x.size, batch_size, replace=False)].mean() for _ in range(min(n_batches, 2000))])
+    return {"level": tl.level, "delta_s": tl.delta_s, "bound": math.exp(-batch_size * tl.delta_s),
+            "p_with": float(np.mean(with_rep >= tl.level)), "p_without": float(np.mean(without >= tl.level)),
+            "n_batches": n_batches, "batch_size": batch_size}
+
+
+def _smooth_log_derivative(t: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """d ln y / d ln t from a cubic smoothing spline in (ln t, ln y)."""
+    spl = interpolate.make_smoothing_spline(np.log(t), np.log(y))
+    return spl.derivative()(np.log(t))
+
+
+def turnaround_time(steps, mean, delta_s, *, t_min: float = 10.0) -> dict:
+    """When training turns from energy-driven to entropy-driven (§2.2, paper t ≈ 4×10⁴).
+
+    In the energy-driven stage L̄ falls while ΔS falls with it (the losses spread out); in the
+    entropy-driven stage ΔS rises.  With smoothing splines over checkpoints t ≥ ``t_min`` in
+    (ln t, ln ΔS), the turnaround is the minimum of the smoothed ΔS, counted only if ΔS rises after it
+    (else None).  Also returns the rates r_E = d ln L̄/d ln t and r_S = d ln ΔS/d ln t for the figure.
+    """
+    t = np.asarray(steps, dtype=float)
+    m, s = np.asarray(mean, dtype=float), np.asarray(delta_s, dtype=float)
+    keep = (t >= t_min) & np.isfinite(m) & np.isfinite(s) & (m > 0) & (s > 0)
+    if keep.sum() < 5:
+        return {"t": None, "steps": t[keep], "r_energy": np.full(keep.sum(), np.nan),
+                "r_entropy": np.full(keep.sum(), np.nan)}
+    tk = t[keep]
+    smooth_s = interpolate.make_smoothing_spline(np.log(tk), np.log(s[keep]))
+    k = int(np.argmin(smooth_s(np.log(tk))))
+    return {"t": float(tk[k]) if k < len(tk) - 1 else None, "steps": tk,
+            "r_energy": _smooth_log_derivative(tk, m[keep]), "r_entropy": smooth_s.derivative()(np.log(tk))}
+
+
+def family_switch(steps, losses_by_t, *, p_threshold: float = 0.1) -> dict:
+    """Log-normal vs power law for p(L) at each checkpoint and the switch time (Fig 2c; paper t ≈ 100).
+
+    At each checkpoint :func:`critnotes.analysis.fitting.compare_families` fits the tail (x_min by KS) and gives
+    R (power law minus log-normal log-likelihood; > 0 favours the power law) and its p-value.  The
+    log-normal *wins* where R < 0 with p < ``p_threshold``; a power-law tail and a broad log-normal are
+    often indistinguishable (R ≈ 0), so the switch is the first checkpoint from which the log-normal
+    never wins again (None if it still wins at the last checkpoint); ``t_first_not_lognormal`` is the
+    first checkpoint where it does not win.
+    """
+    rows = []
+    for t, x in zip(steps, losses_by_t):
+        x = np.asarray(x, dtype=float)
+        try:
+            cf = fitting.compare_families(x[np.isfinite(x) & (x > 0)])
+        except ValueError as exc:   # too few positive losses for a tail fit
+            rows.append({"t": int(t), "R": math.nan, "p": math.nan, "alpha": math.nan, "error": str(exc)})
+            continue
+        r, p = cf["comparisons"]["power_law_vs_lognormal"]
+        rows.append({"t": int(t), "R": float(r), "p": float(p), "alpha": cf["power_law"]["alpha"],
+                     "xmin": cf["power_law"]["xmin"], "best": cf["best"]})
+    ln_wins = np.array([row["R"] < 0 and row["p"] < p_threshold for row in rows], dtype=bool)
+    t_switch = None
+    if ln_wins.size and not ln_wins[-1]:
+        wins = np.flatnonzero(ln_wins)
+        t_switch = rows[wins[-1] + 1]["t"] if wins.size else rows[0]["t"]
+    first_not = np.flatnonzero(~ln_wins)
+    return {"t_switch": t_switch, "t_first_not_lognormal": rows[first_not[0]]["t"] if first_not.size else None,
+            "rows": rows, "lognormal_wins": ln_wins}
+
+
+def phi_paper(ln_gamma):
+    """The paper's boundary φ(ln γ) = ½(ln γ + 7.7)² + 2.5 of ln M (Fig 2f; §2.3 writes ln M = φ(ln γ))."""
+    return 0.5 * (np.asarray(ln_gamma, dtype=float) + 7.7) ** 2 + 2.5
+
+
+def boundary_distance(n_neurons, gamma):
+    """Signed distance ln M − φ(ln γ) from the paper's boundary (> 0: the converged side)."""
+    return np.log(np.asarray(n_neurons, dtype=float)) - phi_paper(np.log(np.asarray(gamma, dtype=float)))
+
+
+def jump_threshold(values) -> float:
+    """The split of 𝓛 values into a low (converged) and a high group that maximises the between-group
+    variance (Otsu's rule in 1-D); the midpoint between the groups.  Used to classify grid cells at the
+    jump of the order parameter 𝓛 (Figs 2h–i) when the paper's fixed threshold does not apply."""
+    v = np.sort(np.asarray(values, dtype=float)[np.isfinite(values)])
+    if v.size < 2:
+        raise ValueError(f"need >= 2 finite values to find a jump, got {v.size}")
+    n = np.arange(1, v.size)
+    c = np.cumsum(v)[:-1]
+    m1, m2 = c / n, (v.sum() - c) / (v.size - n)
+    k = int(np.argmax(n * (v.size - n) * (m2 - m1) ** 2))
+    return float(0.5 * (v[k] + v[k + 1]))
+
+
+def fit_boundary(ln_m, ln_gamma, converged) -> dict:
+    """Our boundary: per γ the midpoint (in ln M) between the largest unconverged M below the smallest
+    converged M and that M; a least-squares parabola ln M = c₂(ln γ)² + c₁ ln γ + c₀ through these points
+    when there are >= 3.  Returns the points and coefficients (highest power first; None if < 3 points)."""
+    ln_m, ln_gamma = np.asarray(ln_m, float), np.asarray(ln_gamma, float)
+    conv = np.asarray(converged, bool)
+    pts = []
+    for g in np.unique(ln_gamma):
+        col = ln_gamma == g
+        ms, cs = ln_m[col], conv[col]
+        if not cs.any():
+            continue
+        m_conv = ms[cs].min()
+        below = ms[(~cs) & (ms < m_conv)]
+        if below.size:
+            pts.append((float(g), float(0.5 * (below.max() + m_conv))))
+    coef = None
+    if len(pts) >= 3:
+        p = np.array(pts)
+        coef = np.polyfit(p[:, 0], p[:, 1], 2).tolist()
+    return {"points": pts, "coef": coef}
+
+
+def pick_connections(corr, layer_sizes, c_th: float = 0.5) -> dict:
+    """A critical (C_ij ≥ c_th, the largest) and a non-critical (|C_ij| smallest) connection of the
+    hidden-1 → hidden-2 layer between active neurons (Fig 2a); ``corr`` from
+    :func:`critnotes.analysis.graphs.correlation_matrix` of the activity (hidden 1, hidden 2, outputs).
+    Returns ``{"critical": (i, j, C), "noncritical": (i, j, C)}``, i a hidden-1 and j a hidden-2
+    neuron (``None`` when no connection qualifies)."""
+    h1, h2 = layer_sizes[0], layer_sizes[1]
+    c = np.asarray(corr, dtype=float)
+    live = np.isclose(np.diag(c), 1.0)          # silent neurons have C_ii = 0 (graphs.correlation_matrix)
+    block = c[:h1, h1:h1 + h2]
+    finite = np.isfinite(block) & live[:h1, None] & live[None, h1:h1 + h2]
+    out = {"critical": None, "noncritical": None}
+    if (finite & (block >= c_th)).any():
+        i, j = np.unravel_index(np.nanargmax(np.where(finite, block, -np.inf)), block.shape)
+        out["critical"] = (int(i), int(j), float(block[i, j]))
+    if finite.any():
+        i, j = np.unravel_index(np.argmin(np.where(finite, np.abs(block), np.inf)), block.shape)
+        out["noncritical"] = (int(i), int(j), float(block[i, j]))
+    return out
+
+
+@torch.no_grad()
+def landscape_slice(model, x, y, i: int, j: int, *, span: float = 1.0, n_points: int = 61,
+                    batch_size: int = 64, seed: int = 0) -> dict:
+    """L̄(w_ji + δ) over all samples and the batch landscape L̂(w_ji + δ), a fresh batch of
+    ``batch_size`` at every δ (a random field, Fig 2a), for the hidden-1 neuron i → hidden-2 neuron j
+    weight of a 3-layer :class:`~critnotes.training.models.MLP` (cross-entropy)."""
+    lin = model.linears
+    if len(lin) != 3:
+        raise ValueError(f"landscape_slice needs the 784-h-h-10 MLP of paper 003 (3 Linear layers), got {len(lin)}")
+    x = x.reshape(len(x), -1).float()
+    act = model[2]
+    h1 = act(lin[0](x))
+    z2 = lin[1](h1)
+    deltas = np.linspace(-span, span, n_points)
+    rng = np.random.default_rng(seed)
+    mean_l, batch_l = [], []
+    for d in deltas:
+        z = z2.clone()
+        z[:, j] += float(d) * h1[:, i]
+        per = torch.nn.functional.cross_entropy(lin[2](act(z)), y, reduction="none").numpy()
+        mean_l.append(per.mean())
+        batch_l.append(per[rng.choice(len(per), batch_size, replace=False)].mean())
+    w0 = float(lin[1].weight[j, i])
+    return {"w": w0 + deltas, "w0": w0, "mean": np.array(mean_l), "batch": np.array(batch_l)}

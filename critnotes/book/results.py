@@ -1,0 +1,187 @@
+"""The results contract: claims measured by a chapter, compared with the paper's values.
+
+Every chapter's ``reproduce()`` returns a :class:`ChapterResult`; the CLI writes it as
+``<out>/<chapter>.json``, the chapter's "Does it reproduce?" box renders it, and the reproduction
+ledger gathers all of them.  ``measured`` is always computed by the run; ``agrees`` is the chapter's
+own judgement (``None`` when the paper gives no number).
+"""
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Iterable
+
+from critnotes.analysis.records import jsonable
+from critnotes.training.cache import atomic_write_text, cache_dir
+
+RESULTS_ENV = "CRITNOTES_RESULTS"
+
+
+
+
+@dataclasses.dataclass
+class Claim:
+    """One checkable statement of a paper and what our run measured."""
+
+    id: str                      # "<chapter>.<quantity>.<setting>", e.g. "updates.alpha.mlp_small.stage1"
+    statement: str               # the paper's claim in words
+    paper: Any                   # the paper's value as the paper gives it ("3-5", 0.94, None)
+    measured: Any                # computed by this run (number, string or small dict)
+    agrees: bool | None          # our honest judgement; None when the paper gives no number
+    detail: dict = dataclasses.field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return jsonable(dataclasses.asdict(self))
+
+
+@dataclasses.dataclass
+class ChapterResult:
+    chapter: str
+    profile: str
+    device: str
+    seconds: float
+    claims: list[Claim]
+
+    def as_dict(self) -> dict:
+        return {"chapter": self.chapter, "profile": self.profile, "device": self.device,
+                "seconds": round(float(self.seconds), 2), "claims": [c.as_dict() for c in self.claims]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=1)
+
+    def save(self, out_dir: str | os.PathLike | None = None) -> Path:
+        """Write ``<out_dir>/<chapter>.json`` atomically (default: :func:`results_dir`)."""
+        path = Path(out_dir or results_dir()) / f"{self.chapter}.json"
+        atomic_write_text(path, self.to_json())
+        return path
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "ChapterResult":
+        """The result stored by :meth:`as_dict`; a ``ValueError`` naming the missing or malformed field."""
+        from critnotes.book.chapters import CHAPTERS
+        from critnotes.book.profiles import PROFILE_NAMES
+
+        _check_fields(d, "chapter result", {"chapter": str, "profile": str, "device": str,
+                                            "seconds": (int, float), "claims": list})
+        if d["chapter"] not in CHAPTERS:
+            raise ValueError(f"unknown chapter id {d['chapter']!r} in field 'chapter'; known: {', '.join(CHAPTERS)}")
+        if d["profile"] not in PROFILE_NAMES:
+            raise ValueError(f"unknown profile {d['profile']!r} in field 'profile'; known: {', '.join(PROFILE_NAMES)}")
+        claims = []
+        for i, c in enumerate(d["claims"]):
+            _check_fields(c, f"claims[{i}]", {"id": str, "statement": str, "paper": object, "measured": object,
+                                              "agrees": (bool, type(None)), "detail": dict}, optional=("detail",))
+            claims.append(Claim(**c))
+        return cls(d["chapter"], d["profile"], d["device"], d["seconds"], claims)
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        return claims_html(self.claims, title=f"Does it reproduce? — {e(self.chapter)} "
+                                              f"(profile <code>{e(self.profile)}</code>, {e(self.device)}, "
+                                              f"{self.seconds:.0f} s)")
+
+
+def _check_fields(d: Any, what: str, types: dict[str, Any], optional: tuple[str, ...] = ()) -> None:
+    """Raise a ``ValueError`` unless ``d`` is a dict with exactly the keys of ``types``, of those types."""
+    if not isinstance(d, dict):
+        raise ValueError(f"{what} must be a JSON object, got {type(d).__name__}")
+    missing = [k for k in types if k not in d and k not in optional]
+    unknown = [k for k in d if k not in types]
+    if missing or unknown:
+        raise ValueError(f"{what}: " + "; ".join(
+            ([f"missing field(s) {', '.join(map(repr, missing))}"] if missing else [])
+            + ([f"unknown field(s) {', '.join(map(repr, unknown))}"] if unknown else [])))
+    for k, t in types.items():
+        if k in d and (not isinstance(d[k], t) or (isinstance(d[k], bool) and t == (int, float))):
+            names = " or ".join(x.__name__ for x in (t if isinstance(t, tuple) else (t,)))
+            raise ValueError(f"{what}: field {k!r} must be {names}, got {type(d[k]).__name__} {d[k]!r:.60}")
+
+
+def results_dir() -> Path:
+    """Where notebooks and the CLI leave chapter results for the ledger: ``$CRITNOTES_RESULTS``."""
+    raw = os.environ.get(RESULTS_ENV)
+    if raw:
+        return Path(raw).expanduser()
+    root = cache_dir() or Path.home() / ".cache" / "critnotes"
+    return root / "results"
+
+
+def read_result(path: str | os.PathLike) -> ChapterResult | None:
+    """The chapter result in ``path``; ``None`` with a warning naming the file and why when it is
+    unreadable, not valid JSON, or not a chapter result (the ledger skips such files)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = f"unreadable ({exc})"
+    else:
+        try:
+            return ChapterResult.from_dict(json.loads(text))
+        except json.JSONDecodeError as exc:
+            why = f"invalid JSON ({exc})"
+        except ValueError as exc:
+            why = f"not a chapter result ({exc})"
+    warnings.warn(f"skipping {path}: {why}", stacklevel=2)
+    return None
+
+
+def load_results(folder: str | os.PathLike | None = None) -> list[ChapterResult]:
+    """All ``*.json`` chapter results in ``folder`` (default :func:`results_dir`); others skipped with a warning."""
+    folder = Path(folder or results_dir())
+    return [r for r in map(read_result, sorted(folder.glob("*.json"))) if r is not None]
+
+
+def format_value(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={format_value(x)}" for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(format_value(x) for x in v) + "]"
+    return str(v)
+
+
+VERDICTS = {True: ("✔ agrees", "#1a7f37"), False: ("✘ differs", "#cf222e"), None: ("– no number", "#6e7781")}
+
+
+def claim_row_html(c: Claim, before: tuple[str, ...] = (), after: tuple[str, ...] = ()) -> str:
+    """One table row: [before…] claim, paper, measured, verdict [after…]; every text is HTML-escaped."""
+    e = html.escape
+    verdict, colour = VERDICTS[c.agrees]
+    cells = [*map(e, before), f"<code>{e(c.id)}</code><br><small>{e(c.statement)}</small>", e(format_value(c.paper)),
+             f"<b>{e(format_value(c.measured))}</b>", f"<span style='color:{colour}'>{verdict}</span>",
+             *map(e, after)]
+    return "<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>"
+
+
+def claims_html(claims: Iterable[Claim], title: str = "Does it reproduce?") -> str:
+    """An HTML table: claim, paper's value, measured value, verdict."""
+    rows = "".join(claim_row_html(c) for c in claims)
+    return (f"<div class='critnotes-claims'><p><b>{title}</b></p><table>"
+            "<thead><tr><th>claim</th><th>paper</th><th>measured here</th><th>verdict</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></div>")
+
+
+def markdown_cell(text: Any) -> str:
+    """``text`` safe inside one Markdown table cell: ``&``, ``<``, ``|`` and backticks escaped,
+    line breaks as ``<br>``."""
+    s = str(text).replace("&", "&amp;").replace("<", "&lt;").replace("|", "\\|").replace("`", "\\`")
+    return "<br>".join(s.splitlines())
+
+
+def claims_markdown(results: Iterable[ChapterResult]) -> str:
+    """A Markdown table of every claim of every chapter (the reproduction ledger)."""
+    m = markdown_cell
+    lines = ["| chapter | claim | paper | measured | agrees? | profile |", "|---|---|---|---|---|---|"]
+    for r in results:
+        for c in r.claims:
+            lines.append(f"| {m(r.chapter)} | `{m(c.id)}` {m(c.statement)} | {m(format_value(c.paper))} | "
+                         f"{m(format_value(c.measured))} | {VERDICTS[c.agrees][0]} | {m(r.profile)} |")
+    return "\n".join(lines)

@@ -1,0 +1,177 @@
+"""Probes of chapters 2–3 (paper 002 Figs 3, S8–S12): the output KL of real updates against
+½ΔwᵀFΔw (:class:`KLProbe`), and the mutual information between update magnitudes and activations with
+the directional consistency κ of update windows (:class:`InfoProbe`); the maths is in
+:mod:`critnotes.analysis.information`.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from critnotes.analysis.information import (abs_cosine, fisher_quadratic, histogram_entropy, leading_pc, logits_fn,
+                                            mutual_information, output_kl, standardize)
+from critnotes.analysis.layers import find_layers
+from critnotes.probes.activity import neuron_layers, probe_indices, record_activity
+from critnotes.probes.base import Probe, Run
+
+
+def _probe_inputs(run: Run, n: int, seed: int) -> torch.Tensor:
+    return run.data.x_train[probe_indices(run.data.y_train, n, seed).to(run.device)]
+
+
+@dataclasses.dataclass
+class KLRecord:
+    """Result of :class:`KLProbe`."""
+
+    steps: np.ndarray          # (n,) update step t of each recorded update
+    kl: np.ndarray             # (n,) true KL between outputs before and after the update
+    quad: np.ndarray           # (n,) ½ ΔwᵀF(w_t)Δw
+    norm: np.ndarray           # (n,) |Δw|
+    scan_steps: np.ndarray     # (m,) steps whose update direction was scanned in magnitude
+    radii: np.ndarray          # (m, r) |r u| along the unit update direction u
+    scan_kl: np.ndarray        # (m, r) KL(w_t → w_t + r u)
+    scan_quad: np.ndarray      # (m, r) ½ r² uᵀF(w_t)u
+    scan_fim: np.ndarray       # (m, r) r² uᵀF(w_t + r u)u — constant in r if Eq 4 holds
+
+
+@dataclasses.dataclass(frozen=True)
+class KLProbe(Probe):
+    """True output KL vs ½ΔwᵀFΔw for ``n_updates`` consecutive real updates from each step in ``at``
+    (Fig 3B–C, S8), and a magnitude scan along the first update direction of each burst (Eq 4)."""
+
+    at: tuple[int, ...] = (0, 1000, 5000)
+    n_updates: int = 20
+    radii: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)   # multiples of |Δw|
+    n_probe: int = 1000
+    probe_seed: int = 0
+    name: str = "kl"
+
+    def wants_delta(self, t: int) -> bool:
+        return any(a <= t < a + self.n_updates for a in self.at)
+
+    def start(self, run: Run) -> None:
+        if run.cfg.loss != "ce":
+            raise ValueError("KLProbe needs the cross-entropy (softmax output) model; got loss=" + run.cfg.loss)
+        object.__setattr__(self, "_st", {"f": logits_fn(run.model), "x": _probe_inputs(run, self.n_probe,
+                                         self.probe_seed), "rows": [], "scan": []})
+
+    def on_update(self, t: int, delta: torch.Tensor, run: Run) -> None:
+        st, f, x = self._st, self._st["f"], self._st["x"]
+        th1 = run.flat.detach()
+        th0 = th1 - delta
+        n = float(delta.norm())
+        st["rows"].append((t, output_kl(f, th0, th1, x), 0.5 * fisher_quadratic(f, th0, x, delta), n))
+        if t in self.at and n > 0:
+            u = delta / n
+            rs = np.array(self.radii) * n
+            st["scan"].append((t, rs, [output_kl(f, th0, th0 + r * u, x) for r in rs],
+                               [0.5 * r * r * fisher_quadratic(f, th0, x, u) for r in rs],
+                               [r * r * fisher_quadratic(f, th0 + r * u, x, u) for r in rs]))
+
+    def finish(self, run: Run) -> KLRecord:
+        rows, scan = np.array(self._st["rows"]).reshape(-1, 4), self._st["scan"]
+        cols = [np.array([s[i] for s in scan]).reshape(len(scan), len(self.radii)) for i in range(1, 5)]
+        return KLRecord(rows[:, 0].astype(int), rows[:, 1], rows[:, 2], rows[:, 3],
+                        np.array([s[0] for s in scan], dtype=int), *cols)
+
+
+@dataclasses.dataclass
+class InfoRecord:
+    """Result of :class:`InfoProbe`."""
+
+    mi_steps: np.ndarray                 # (n,) update steps t at which MI was measured
+    bins: tuple[int, ...]
+    pairings: tuple[str, ...]
+    mi: np.ndarray                       # (n, n_pairings, n_bins) MI(standardised Δw_t; paired activation)
+    h_update: np.ndarray                 # (n, n_bins) entropy of the binned standardised Δw_t (Fig S12)
+    kappa: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]   # window → (end steps, |cos|, explained var)
+
+
+PAIRINGS = ("post", "pre")
+
+
+@dataclasses.dataclass(frozen=True)
+class InfoProbe(Probe):
+    """Fig 3D: MI between updates and activations every ``mi_every`` steps, and the leading PC of each
+    non-overlapping window of ``w`` updates for every ``w`` in ``windows`` (|cos| between adjacent ones).
+
+    Pairing of the MI: every weight W[i, j] of a Linear layer is paired with the mean response, over a
+    fixed probe batch, of its post-synaptic unit i (``"post"``) or its pre-synaptic unit j (``"pre"``; for
+    the first layer the input pixel); biases with their own unit.  The paper does not say how the
+    P update entries and the M activation entries are paired, so both are recorded.
+    """
+
+    steps: int = 20_000
+    windows: tuple[int, ...] = (200,)
+    mi_every: int = 50
+    bins: tuple[int, ...] = (16, 32, 64, 128)
+    pairings: tuple[str, ...] = PAIRINGS
+    clip: float | None = None
+    n_probe: int = 500
+    probe_seed: int = 0
+    pc_rank: int = 8
+    pc_iter: int = 4
+    name: str = "info"
+
+    def wants_delta(self, t: int) -> bool:
+        return t < self.steps
+
+    def start(self, run: Run) -> None:
+        bad = [p for p in self.pairings if p not in PAIRINGS]
+        if bad or not self.windows or min(self.windows) < 2:
+            raise ValueError(f"pairings must be among {PAIRINGS} and windows >= 2; got {self.pairings}, {self.windows}")
+        linears = find_layers(run.model)                # pairs: Linear weights ↔ their units
+        neurons = neuron_layers(run.model)
+        if [s.name for s in run.layers] != list(linears) or len(neurons) != len(linears):
+            raise ValueError(f"InfoProbe pairs weights with units and needs a stack of Linear layers with one "
+                             f"nonlinearity module after each hidden one (an MLP); {type(run.model).__name__} has "
+                             f"parameter layers {[s.name for s in run.layers]}, Linear layers {list(linears)}")
+        linears = list(linears.values())
+        sizes = [linears[0].in_features] + [lin.out_features for lin in linears]   # units incl. inputs
+        seg = np.concatenate([[0], np.cumsum(sizes)])
+        pair = {p: np.empty(run.flat.numel(), dtype=np.int64) for p in PAIRINGS}
+        for k, (lin, sl) in enumerate(zip(linears, run.layers)):
+            n_out, n_in = lin.weight.shape
+            post = seg[k + 1] + np.arange(n_out)
+            pair["post"][sl.start:sl.stop] = np.concatenate([np.repeat(post, n_in), post])
+            pair["pre"][sl.start:sl.stop] = np.concatenate([np.tile(seg[k] + np.arange(n_in), n_out), post])
+        x = _probe_inputs(run, self.n_probe, self.probe_seed)
+        bufs = {w: torch.empty(w, run.flat.numel(), device=run.device) for w in self.windows}
+        object.__setattr__(self, "_st", {"pair": pair, "x": x, "bufs": bufs, "prev": {}, "mi": [], "h": [],
+                                         "neurons": neurons,
+                                         "mi_steps": [], "kappa": {w: ([], [], []) for w in self.windows}})
+
+    def _activations(self, run: Run) -> np.ndarray:
+        with run.evaluating() as model:
+            outs = record_activity(model, self._st["neurons"], self._st["x"])
+        return torch.cat([self._st["x"].flatten(1).mean(0).cpu()] + [o.mean(0) for o in outs]).double().numpy()
+
+    def on_update(self, t: int, delta: torch.Tensor, run: Run) -> None:
+        st = self._st
+        for w, buf in st["bufs"].items():
+            buf[t % w] = delta
+            if t % w == w - 1:
+                buf.sub_(buf.mean(0, keepdim=True))         # centre in place: no second window in memory
+                pc, evr = leading_pc(buf, center=False, rank=self.pc_rank, niter=self.pc_iter, seed=t)
+                if w in st["prev"]:
+                    steps, cos, ev = st["kappa"][w]
+                    steps.append(t + 1)
+                    cos.append(abs_cosine(st["prev"][w], pc))
+                    ev.append(evr)
+                st["prev"][w] = pc
+        if (t + 1) % self.mi_every == 0:
+            dw = standardize(delta.double().cpu().numpy())
+            act = standardize(self._activations(run))
+            st["mi"].append([[mutual_information(dw, act[st["pair"][p]], b, clip=self.clip) for b in self.bins]
+                             for p in self.pairings])
+            st["h"].append([histogram_entropy(dw, b, clip=self.clip) for b in self.bins])
+            st["mi_steps"].append(t)
+
+    def finish(self, run: Run) -> InfoRecord:
+        st = self._st
+        kappa = {w: tuple(np.array(a) for a in v) for w, v in st["kappa"].items()}
+        return InfoRecord(np.array(st["mi_steps"]), tuple(self.bins), tuple(self.pairings),
+                          np.array(st["mi"]).reshape(-1, len(self.pairings), len(self.bins)),
+                          np.array(st["h"]).reshape(-1, len(self.bins)), kappa)

@@ -1,0 +1,58 @@
+"""Probe of chapter 5 (paper 002 Fig 5): intervals between successive large updates of every parameter,
+counted exactly while training (the statistics are in :mod:`critnotes.analysis.intervals`).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from critnotes.analysis.intervals import IntervalStats
+from critnotes.probes.base import Probe, Run
+
+
+@dataclasses.dataclass(frozen=True)
+class IntervalProbe(Probe):
+    """Probe: per parameter, the step of its last |Δw| ≥ θ event, for several θ at once; every new
+    interval goes into an integer histogram on the training device (paper 002, Fig 5)."""
+
+    thresholds: tuple[float, ...] = ()
+    window: tuple[int, int] = (0, 30_000)
+    name: str = "intervals"
+
+    def wants_delta(self, t: int) -> bool:
+        return self.window[0] <= t < self.window[1]
+
+    def start(self, run: Run) -> None:
+        if not self.thresholds or any(not th > 0 for th in self.thresholds):
+            raise ValueError(f"thresholds must be a non-empty tuple of positive numbers, got {self.thresholds!r}")
+        a, b = self.window
+        if not 0 <= a < b:
+            raise ValueError(f"window must be [start, stop) with 0 <= start < stop, got {self.window!r}")
+        k, n, dev = len(self.thresholds), run.flat.numel(), run.device
+        object.__setattr__(self, "_state", {
+            "last": torch.full((k, n), -1, dtype=torch.int32, device=dev),
+            "n_ev": torch.zeros((k, n), dtype=torch.int32, device=dev),
+            "hist": torch.zeros(k * (b - a), dtype=torch.int64, device=dev),
+            "buf": torch.empty(n, dtype=run.flat.dtype, device=dev)})
+
+    def on_update(self, t: int, delta: torch.Tensor, run: Run) -> None:
+        st, length = self._state, self.window[1] - self.window[0]
+        mag = torch.abs(delta, out=st["buf"])
+        for i, th in enumerate(self.thresholds):
+            idx = (mag >= th).nonzero().squeeze(1)
+            if idx.numel() == 0:
+                continue
+            prev = st["last"][i, idx]
+            gaps = (t - prev[prev >= 0]).long()
+            st["hist"].index_add_(0, gaps + i * length, torch.ones_like(gaps))
+            st["last"][i, idx] = t
+            st["n_ev"][i, idx] += 1
+
+    def finish(self, run: Run) -> IntervalStats:
+        st, k = self._state, len(self.thresholds)
+        return IntervalStats(
+            thresholds=np.array(self.thresholds, dtype=float), window=tuple(self.window),
+            counts=st["hist"].view(k, -1).cpu().numpy(),
+            events_per_param=[np.bincount(r) for r in st["n_ev"].cpu().numpy()], n_params=run.flat.numel())
