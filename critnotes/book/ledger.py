@@ -37,50 +37,59 @@ def gather(profile: str | None = None, folder=None, run_missing: bool = True,
     return out
 
 
+#: the ledger's columns: the four verdicts of reproductions, then checks and findings (never tallied)
+COLUMNS = ("agrees", "differs", "inconclusive", "not measured", "checks", "findings")
+COLOURS = {"agrees": "#1a7f37", "differs": "#cf222e", "inconclusive": "#d4a72c", "not measured": "#9e9e9e",
+           "checks": "#54aeff", "findings": "#c8d1da"}
+
+
 def tally(results: list[ChapterResult]) -> dict[str, dict[str, int]]:
-    """Per chapter: how many claims agree, differ, or have no paper number."""
+    """Per chapter: reproductions by verdict, and how many checks and findings (which are not tallied)."""
     out = {}
     for r in results:
-        t = {"agrees": 0, "differs": 0, "no number": 0}
+        t = dict.fromkeys(COLUMNS, 0)
         for c in r.claims:
-            t["agrees" if c.agrees is True else "differs" if c.agrees is False else "no number"] += 1
+            t[c.verdict if c.kind == "reproduction" else c.kind + "s"] += 1
         out[r.chapter] = t
     return out
 
 
 def ledger_html(results: list[ChapterResult]) -> str:
-    """An HTML table: chapter, claim, paper, measured, agrees?, profile."""
+    """An HTML table: chapter, claim, kind, paper, measured, verdict, profile."""
     order = {cid: i for i, cid in enumerate(CHAPTERS)}
     rows = [claim_row_html(c, before=(r.chapter,), after=(r.profile,))
             for r in sorted(results, key=lambda r: order.get(r.chapter, 99)) for c in r.claims]
-    return ("<table class='critnotes-ledger'><thead><tr><th>chapter</th><th>claim</th><th>paper</th>"
-            "<th>measured here</th><th>agrees?</th><th>profile</th></tr></thead><tbody>"
+    return ("<table class='critnotes-ledger'><thead><tr><th>chapter</th><th>claim</th><th>kind</th><th>paper</th>"
+            "<th>measured here</th><th>verdict</th><th>profile</th></tr></thead><tbody>"
             + "".join(rows) + "</tbody></table>")
 
 
 def summary_text(counts: dict[str, dict[str, int]]) -> str:
-    """The ledger's headline and one line per chapter, from :func:`tally`."""
-    total = {k: sum(t[k] for t in counts.values()) for k in ("agrees", "differs", "no number")}
-    lines = [f"{sum(total.values())} claims: {total['agrees']} agree with the paper, {total['differs']} differ, "
-             f"{total['no number']} have no paper number to compare with."]
-    lines += [f"  {c:28s} agree {t['agrees']:3d}   differ {t['differs']:3d}   no number {t['no number']:3d}"
-              for c, t in counts.items()]
+    """The ledger's headline (reproductions only) and one line per chapter, from :func:`tally`."""
+    total = {k: sum(t[k] for t in counts.values()) for k in COLUMNS}
+    n_rep = sum(total[k] for k in COLUMNS[:4])
+    lines = [f"{n_rep} reproductions of the papers' statements: {total['agrees']} agree, {total['differs']} differ, "
+             f"{total['inconclusive']} inconclusive, {total['not measured']} not measured "
+             f"(besides {total['checks']} checks of our implementation and {total['findings']} findings of our own, "
+             f"which are not tallied)."]
+    lines += [f"  {c:28s} " + "   ".join(f"{k} {t[k]:3d}" for k in COLUMNS) for c, t in counts.items()]
     return "\n".join(lines)
 
 
 def plot_tally(counts: dict[str, dict[str, int]], profile: str = "", ax=None):
-    """Stacked bars of agree / differ / no-number claims per chapter (the ledger page's summary figure)."""
+    """Stacked bars per chapter: reproductions by verdict, then checks and findings (the ledger page's figure)."""
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 0.35 * max(len(counts), 1) + 1.2), constrained_layout=True)
+        _, ax = plt.subplots(figsize=(7.5, 0.35 * max(len(counts), 1) + 1.4), constrained_layout=True)
     names = list(counts)[::-1]
     left = [0] * len(names)
-    for key, colour in [("agrees", "#1a7f37"), ("differs", "#cf222e"), ("no number", "#9e9e9e")]:
+    for key in COLUMNS:
         vals = [counts[n][key] for n in names]
-        ax.barh(names, vals, left=left, color=colour, label=key)
+        ax.barh(names, vals, left=left, color=COLOURS[key], label=key if key in COLUMNS[:4] else key + " (not tallied)",
+                hatch="//" if key in ("checks", "findings") else None)
         left = [a + b for a, b in zip(left, vals)]
     ax.set_xlabel("number of claims")
     ax.set_title(f"Claims per chapter (profile {profile})" if profile else "Claims per chapter")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=7)
     return ax.figure

@@ -2,8 +2,8 @@
 
 Every chapter's ``reproduce()`` returns a :class:`ChapterResult`; the CLI writes it as
 ``<out>/<chapter>.json``, the chapter's "Does it reproduce?" box renders it, and the reproduction
-ledger gathers all of them.  ``measured`` is always computed by the run; ``agrees`` is the chapter's
-own judgement (``None`` when the paper gives no number).
+ledger gathers all of them.  ``measured`` is always computed by the run; each claim's ``kind`` and
+``verdict`` follow :mod:`critnotes.book.verdicts` (``agrees`` is derived from the verdict).
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from critnotes.analysis.records import jsonable
+from critnotes.book.verdicts import KINDS, VERDICTS, judge
 from critnotes.training.cache import atomic_write_text, cache_dir
 
 RESULTS_ENV = "CRITNOTES_RESULTS"
@@ -25,17 +26,47 @@ RESULTS_ENV = "CRITNOTES_RESULTS"
 
 @dataclasses.dataclass
 class Claim:
-    """One checkable statement of a paper and what our run measured."""
+    """One checkable statement and what our run measured, with its kind and verdict
+    (:mod:`critnotes.book.verdicts`).
+
+    Build reproductions and checks with :meth:`judged` so the verdict comes from a registered rule;
+    a ``finding`` (our own observation) has no paper value and no verdict.
+    """
 
     id: str                      # "<chapter>.<quantity>.<setting>", e.g. "updates.alpha.mlp_small.stage1"
-    statement: str               # the paper's claim in words
-    paper: Any                   # the paper's value as the paper gives it ("3-5", 0.94, None)
+    statement: str               # the statement in words (the paper's, or ours for a finding)
+    paper: Any                   # the paper's value as the paper gives it ("3-5", 0.94); None for a finding
     measured: Any                # computed by this run (number, string or small dict)
-    agrees: bool | None          # our honest judgement; None when the paper gives no number
+    kind: str = "reproduction"   # "reproduction" | "check" | "finding"
+    verdict: str | None = None   # one of verdicts.VERDICTS; None for a finding
+    rule: str | None = None      # the registered rule that gave the verdict
+    reason: str = ""             # the rule's reason, in words
     detail: dict = dataclasses.field(default_factory=dict)
 
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"claim {self.id}: unknown kind {self.kind!r}; choose one of {', '.join(KINDS)}")
+        if self.kind == "finding":
+            if self.verdict is not None or self.rule is not None:
+                raise ValueError(f"claim {self.id}: a finding has no verdict or rule (it has no paper number)")
+        elif self.verdict not in VERDICTS:
+            raise ValueError(f"claim {self.id}: verdict must be one of {', '.join(VERDICTS)}, got {self.verdict!r}")
+
+    @classmethod
+    def judged(cls, id: str, statement: str, paper: Any, measured: Any, rule: str, *, kind: str = "reproduction",
+               detail: dict | None = None, **inputs) -> "Claim":
+        """A claim whose verdict is the registered ``rule`` applied to ``inputs`` (kept in ``detail``)."""
+        v = judge(rule, **inputs)
+        return cls(id, statement, paper, measured, kind=kind, verdict=v.verdict, rule=rule, reason=v.reason,
+                   detail={**(detail or {}), "rule_inputs": inputs})
+
+    @property
+    def agrees(self) -> bool | None:
+        """``True`` / ``False`` for agrees / differs, else ``None`` (the results contract's field)."""
+        return {"agrees": True, "differs": False}.get(self.verdict)
+
     def as_dict(self) -> dict:
-        return jsonable(dataclasses.asdict(self))
+        return jsonable({**dataclasses.asdict(self), "agrees": self.agrees})
 
 
 @dataclasses.dataclass
@@ -74,8 +105,11 @@ class ChapterResult:
         claims = []
         for i, c in enumerate(d["claims"]):
             _check_fields(c, f"claims[{i}]", {"id": str, "statement": str, "paper": object, "measured": object,
-                                              "agrees": (bool, type(None)), "detail": dict}, optional=("detail",))
-            claims.append(Claim(**c))
+                                              "kind": str, "verdict": (str, type(None)), "rule": (str, type(None)),
+                                              "reason": str, "agrees": (bool, type(None)), "detail": dict},
+                          optional=("detail", "reason", "rule", "agrees"))
+            fields = {k: v for k, v in c.items() if k != "agrees"}     # derived from the verdict
+            claims.append(Claim(**fields))
         return cls(d["chapter"], d["profile"], d["device"], d["seconds"], claims)
 
     def _repr_html_(self) -> str:
@@ -148,16 +182,20 @@ def format_value(v: Any) -> str:
     return str(v)
 
 
-VERDICTS = {True: ("✔ agrees", "#1a7f37"), False: ("✘ differs", "#cf222e"), None: ("– no number", "#6e7781")}
+#: how each verdict is shown: label, colour (a finding has no verdict)
+VERDICT_STYLE = {"agrees": ("✔ agrees", "#1a7f37"), "differs": ("✘ differs", "#cf222e"),
+                 "inconclusive": ("? inconclusive", "#9a6700"), "not measured": ("– not measured", "#6e7781"),
+                 None: ("finding", "#6e7781")}
 
 
 def claim_row_html(c: Claim, before: tuple[str, ...] = (), after: tuple[str, ...] = ()) -> str:
     """One table row: [before…] claim, paper, measured, verdict [after…]; every text is HTML-escaped."""
     e = html.escape
-    verdict, colour = VERDICTS[c.agrees]
-    cells = [*map(e, before), f"<code>{e(c.id)}</code><br><small>{e(c.statement)}</small>", e(format_value(c.paper)),
-             f"<b>{e(format_value(c.measured))}</b>", f"<span style='color:{colour}'>{verdict}</span>",
-             *map(e, after)]
+    verdict, colour = VERDICT_STYLE[c.verdict]
+    reason = f"<br><small>{e(c.reason)}</small>" if c.reason else ""
+    cells = [*map(e, before), f"<code>{e(c.id)}</code><br><small>{e(c.statement)}</small>", e(c.kind),
+             e(format_value(c.paper)), f"<b>{e(format_value(c.measured))}</b>",
+             f"<span style='color:{colour}'>{verdict}</span>{reason}", *map(e, after)]
     return "<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>"
 
 
@@ -165,7 +203,7 @@ def claims_html(claims: Iterable[Claim], title: str = "Does it reproduce?") -> s
     """An HTML table: claim, paper's value, measured value, verdict."""
     rows = "".join(claim_row_html(c) for c in claims)
     return (f"<div class='critnotes-claims'><p><b>{title}</b></p><table>"
-            "<thead><tr><th>claim</th><th>paper</th><th>measured here</th><th>verdict</th></tr></thead>"
+            "<thead><tr><th>claim</th><th>kind</th><th>paper</th><th>measured here</th><th>verdict</th></tr></thead>"
             f"<tbody>{rows}</tbody></table></div>")
 
 
@@ -179,9 +217,9 @@ def markdown_cell(text: Any) -> str:
 def claims_markdown(results: Iterable[ChapterResult]) -> str:
     """A Markdown table of every claim of every chapter (the reproduction ledger)."""
     m = markdown_cell
-    lines = ["| chapter | claim | paper | measured | agrees? | profile |", "|---|---|---|---|---|---|"]
+    lines = ["| chapter | claim | kind | paper | measured | verdict | profile |", "|---|---|---|---|---|---|---|"]
     for r in results:
         for c in r.claims:
-            lines.append(f"| {m(r.chapter)} | `{m(c.id)}` {m(c.statement)} | {m(format_value(c.paper))} | "
-                         f"{m(format_value(c.measured))} | {VERDICTS[c.agrees][0]} | {m(r.profile)} |")
+            lines.append(f"| {m(r.chapter)} | `{m(c.id)}` {m(c.statement)} | {m(c.kind)} | {m(format_value(c.paper))} | "
+                         f"{m(format_value(c.measured))} | {VERDICT_STYLE[c.verdict][0]} | {m(r.profile)} |")
     return "\n".join(lines)
