@@ -1,7 +1,5 @@
 """Foundation: profiles, cache, data loaders, models, the training loop and the CLI."""
-import gzip
 import json
-import os
 import pickle
 import struct
 import subprocess

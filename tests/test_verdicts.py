@@ -4,7 +4,7 @@ every chapter (run on the ci profile) names a registered rule."""
 import pytest
 
 from critnotes.book import verdicts as V
-from critnotes.book.chapters import available, chapter_module, reproduce
+from critnotes.book.chapters import available, chapter_module
 from critnotes.book.results import Claim
 
 
@@ -48,24 +48,12 @@ def test_claims_check_kind_verdict_and_rule():
         Claim("x.y", "s", None, 1, kind="finding", verdict="agrees")
 
 
-@pytest.fixture(scope="module")
-def ci_results():
-    """Every chapter on the ci profile (trainings cached for the notebooks; results saved for the ledger)."""
-    out = []
-    for cid in available():
-        res = reproduce(cid, profile="ci", progress=False)
-        res.save()
-        out.append(res)
-    return out
-
-
-def test_every_reproduction_and_check_names_a_registered_rule(ci_results):
-    ids, bad = set(), []
-    for res in ci_results:
-        for c in res.claims:
-            assert c.id not in ids, f"claim id {c.id} is used twice"
-            ids.add(c.id)
-            if c.kind != "finding" and c.rule not in V.RULES:
-                bad.append(f"{c.id} ({c.kind}, rule {c.rule!r})")
+def test_every_reproduction_and_check_names_a_registered_rule(ci_runs):
+    ids, bad, claims = set(), [], [c for ch, _, res in ci_runs.values() for c in ch.claims(res)]
+    for c in claims:
+        assert c.id not in ids, f"claim id {c.id} is used twice"
+        ids.add(c.id)
+        if c.kind != "finding" and c.rule not in V.RULES:
+            bad.append(f"{c.id} ({c.kind}, rule {c.rule!r})")
     assert not bad, "claims without a registered rule (no falsifiability pair): " + ", ".join(bad)
-    assert any(c.kind == "reproduction" for r in ci_results for c in r.claims)
+    assert any(c.kind == "reproduction" for c in claims)

@@ -40,7 +40,7 @@ from critnotes.analysis.losses import LOSSES, evaluate, evaluate_batches, loss_p
 from critnotes.analysis.records import replace_checked
 from critnotes.probes.base import LayerSlice, Probe, Run
 from critnotes.training import cache
-from critnotes.training.data import Dataset, load_dataset, resolve_name
+from critnotes.training.data import NORMALIZATIONS, Dataset, load_dataset, resolve_name
 from critnotes.training.device import resolve_device
 from critnotes.training.models import build_model
 
@@ -48,7 +48,7 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
 PROGRESS_ENV = "CRITNOTES_PROGRESS"
 #: TrainConfig fields that build the book's model / choose its data (unused when train() gets model= / data=)
 MODEL_FIELDS = ("model", "hidden", "activation", "init", "init_scale", "bias_scale")
-DATA_FIELDS = ("dataset", "n_train", "n_test")
+DATA_FIELDS = ("dataset", "n_train", "n_test", "normalize")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +70,7 @@ class TrainConfig:
     seed: int = 0
     n_train: int | None = None                # random training subset (None → all)
     n_test: int | None = None
+    normalize: str = "none"                   # input normalisation: "none" | "pm1" | "standard" (Dataset.normalized)
 
     def replace(self, **kw) -> "TrainConfig":
         return replace_checked(self, **kw)
@@ -82,6 +83,8 @@ class TrainConfig:
         if self.steps < 0 or self.batch_size < 0 or not self.lr > 0:
             raise ValueError(f"steps and batch_size must be >= 0 and lr > 0 (got {self.steps}, "
                              f"{self.batch_size}, {self.lr})")
+        if self.normalize not in NORMALIZATIONS:
+            raise ValueError(f"unknown input normalisation {self.normalize!r}; choose one of {', '.join(NORMALIZATIONS)}")
         for f in ("n_train", "n_test"):
             n = getattr(self, f)
             if n is not None and n < 1:
@@ -133,6 +136,12 @@ class TrainResult:
             raise ValueError("this run trained a model passed as train(model=…), which cannot be rebuilt from "
                              "its config; use that model object (trained in place) or load result.state_dict")
         return make_model(self.cfg, load_dataset(self.cfg.dataset))
+
+    def data(self) -> Dataset:
+        """The run's data exactly as it trained on it (:func:`run_data`; CPU)."""
+        if self.user_model:
+            raise ValueError("this run trained on data passed as train(data=…); use that data")
+        return run_data(self.cfg)
 
 
 
@@ -280,10 +289,17 @@ def _check_user_run(cfg: TrainConfig, model, data) -> None:
                          f"{cfg.batch_size}; set TrainConfig(batch_size={data.batch_size})")
 
 
+def run_data(cfg: TrainConfig) -> Dataset:
+    """The data a config trains on: its dataset, the random subset of ``n_train``/``n_test`` for its seed,
+    with its input normalisation — the one definition, used by :func:`train` and by every analysis that
+    re-evaluates a trained model (CPU)."""
+    return load_dataset(cfg.dataset).subset(cfg.n_train, cfg.n_test, seed=cfg.seed).normalized(cfg.normalize)
+
+
 def _as_dataset(data, cfg: TrainConfig) -> Dataset:
     """The in-memory data of a run: the config's dataset, a Dataset, or tensors (x, y) (no test set)."""
     if data is None:
-        return load_dataset(cfg.dataset).subset(cfg.n_train, cfg.n_test, seed=cfg.seed)
+        return run_data(cfg)
     if isinstance(data, Dataset):
         return data
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):

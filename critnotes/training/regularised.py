@@ -16,7 +16,7 @@ from critnotes.probes.criticality_probe import CriticalityProbe, CriticalityReco
 from critnotes.training import cache, models
 from critnotes.training.data import load_dataset
 from critnotes.training.device import resolve_device
-from critnotes.training.loop import TrainConfig, log_checkpoints, make_model, train
+from critnotes.training.loop import TrainConfig, log_checkpoints, make_model, run_data, train
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +81,7 @@ def _train_regularised(cfg: RegularisedConfig, dev: torch.device, progress: bool
     """Task after task through :func:`critnotes.training.loop.train` (one model, a fresh optimizer per task)."""
     t0 = time.perf_counter()
     tc = cfg.train
-    data = load_dataset(tc.dataset).subset(tc.n_train, tc.n_test, seed=tc.seed).to(dev)
+    data = run_data(tc).to(dev)
     model = make_model(tc, data)
     records, offsets, task_of, losses = [], [], [], []
     acc = np.full((cfg.tasks, cfg.tasks), np.nan)

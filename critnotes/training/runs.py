@@ -35,6 +35,7 @@ class CriticalRunConfig:
     activation: str = "relu"
     init: str = "default"
     dataset: str = "mnist-10k"
+    normalize: str = "standard"      # (x − 0.1307)/0.3081; paper 003 states none (a sensitivity row shows "none")
 
     @property
     def n_neurons(self) -> int:
@@ -49,7 +50,7 @@ class CriticalRunConfig:
     def train_config(self) -> TrainConfig:
         return TrainConfig(model="mlp-3layer", dataset=self.dataset, hidden=(self.width, self.width),
                            activation=self.activation, init=self.init, lr=self.lr, batch_size=self.batch_size,
-                           steps=self.steps, seed=self.seed)
+                           steps=self.steps, seed=self.seed, normalize=self.normalize)
 
     def checkpoint_steps(self) -> tuple[int, ...]:
         return tuple(log_checkpoints(self.steps, self.n_checkpoints))

@@ -23,7 +23,8 @@ from critnotes.book.chapters.concentration import GridConfig
 from critnotes.book.plotting import axes
 from critnotes.book.profiles import chapter_config
 from critnotes.book.results import Claim
-from critnotes.training.data import MNIST_ATTRIBUTION, load_dataset
+from critnotes.training.data import MNIST_ATTRIBUTION
+from critnotes.training.loop import run_data
 from critnotes.training.runs import SHARED_RUN, CriticalRunConfig, critical_run
 from critnotes.training.sweeps import Failed, sweep
 
@@ -108,7 +109,7 @@ def run(cfg: CCGConfig, device=None, progress: bool = True) -> CCGResults:
     graphs = ccg.extract_all(layers, acts, rec.labels, cfg.params)
     means = ccg.layer_means(acts)
 
-    data = load_dataset(cfg.run.dataset)
+    data = run_data(cfg.run.train_config())
     splits = {"train": (data.x_train, data.y_train), "test": (data.x_test, data.y_test)}
     masks = ccg.union_masks(graphs, layers)
     evaluation = {"dense": _evaluate(model, data, splits),

@@ -22,7 +22,7 @@ from critnotes.book.plotting import axes
 from critnotes.book.profiles import chapter_config
 from critnotes.book.results import Claim
 from critnotes.training import cache
-from critnotes.training.data import load_dataset
+from critnotes.training.loop import run_data
 from critnotes.training.runs import SHARED_RUN, CriticalRunConfig, critical_run, model_at
 from critnotes.training.sweeps import Failed, sweep
 
@@ -117,7 +117,7 @@ def grid_cell(args) -> dict:
 def _slices(res, cfg: ConcentrationConfig) -> tuple[dict, dict]:
     act = res.probes["activity"]
     conns = conc.pick_connections(correlation_matrix(act.activity[-1]), act.layer_sizes, cfg.c_th)
-    data = load_dataset(res.cfg.dataset)
+    data = run_data(res.cfg)
     steps = res.probes["weights"].steps
     times = sorted({int(steps[np.argmin(np.abs(steps - t))]) for t in cfg.slice_times} | {int(steps[-1])})
     out = {}

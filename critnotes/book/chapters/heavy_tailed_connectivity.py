@@ -21,7 +21,7 @@ from critnotes.book.chapters import summarize
 from critnotes.book.plotting import PALETTE, axes, loglog_pdf
 from critnotes.book.profiles import chapter_config
 from critnotes.book.results import Claim
-from critnotes.training.data import load_dataset
+from critnotes.training.loop import run_data
 from critnotes.training.runs import SHARED_RUN, CriticalRunConfig, critical_run, model_at
 
 CHAPTER = "heavy-tailed-connectivity"
@@ -105,7 +105,7 @@ def run(cfg: HeavyTailedConfig, device=None, progress: bool = True) -> HeavyTail
     traj = cs.trajectory_stats(wrec.steps, w, cfg.window)
     samples.update(var=traj["var"], disp=traj["disp"], R=traj["R"])
 
-    data = load_dataset(cfg.run.dataset)
+    data = run_data(cfg.run.train_config())
     gidx = torch.as_tensor(rng.choice(len(data.y_train), min(cfg.n_grad_samples, len(data.y_train)), replace=False))
     subset = cs.param_subset(final, cfg.n_per_layer, cfg.seed)
     iu = np.triu_indices(len(subset))

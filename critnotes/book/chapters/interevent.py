@@ -23,7 +23,7 @@ from critnotes.book.results import Claim
 from critnotes.probes.interval_probe import IntervalProbe
 from critnotes.probes.update_recorder import UpdateRecorder
 from critnotes.training.data import load_dataset
-from critnotes.training.loop import TrainConfig, train
+from critnotes.training.loop import TrainConfig, run_data, train
 
 CHAPTER = "interevent"
 #: the paper's least-squares exponents (Fig 5 B–C)
@@ -85,7 +85,7 @@ def run(cfg: IntereventConfig, device=None, progress: bool = True) -> Interevent
     for name, tcfg in model_configs(cfg).items():
         stats = large_update_intervals(tcfg, levels, sub_bits=cfg.sub_bits, device=device,
                                                  progress=progress)
-        data = load_dataset(tcfg.dataset)
+        data = run_data(tcfg)
         models[name] = {"train": tcfg, "dataset": data.name, "standin": data.standin, "stats": stats}
         ls_range = (cfg.ls_min, cfg.ls_max_frac * stats.length)
         for i, q in enumerate(levels):

@@ -22,7 +22,7 @@ from critnotes.book.profiles import chapter_config
 from critnotes.book.results import Claim
 from critnotes.probes.activity import WeightProbe
 from critnotes.probes.information_probes import KLProbe, KLRecord
-from critnotes.training.loop import TrainConfig, train
+from critnotes.training.loop import TrainConfig, run_data, train
 
 CHAPTER = "maxent"
 
@@ -88,9 +88,7 @@ def gradient_noise(res, cfg: MaxentConfig) -> dict[int, dict]:
     normality statistics (:func:`critnotes.analysis.information.gaussianity`); keeps 4 sample columns for QQ plots."""
     import torch
 
-    from critnotes.training.data import load_dataset
-
-    data = load_dataset(res.cfg.dataset).subset(res.cfg.n_train, res.cfg.n_test, seed=res.cfg.seed)
+    data = run_data(res.cfg)
     model, rec = res.initial_model(), res.probes["weights"]
     g = torch.Generator().manual_seed(cfg.seed)
     index = torch.randperm(res.n_params, generator=g)[:cfg.noise_params]

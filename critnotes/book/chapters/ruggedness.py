@@ -22,7 +22,7 @@ from critnotes.book.results import Claim
 from critnotes.training import cache
 from critnotes.training.data import load_dataset
 from critnotes.training.device import resolve_device
-from critnotes.training.loop import TrainConfig, train
+from critnotes.training.loop import TrainConfig, run_data, train
 
 CHAPTER = "ruggedness"
 #: the family the paper reports at each ε (Fig 4 B–E)
@@ -125,7 +125,7 @@ def _scan(cfg: RuggednessConfig, epochs: int, eps: float, device, progress: bool
 
     def compute():
         r = train(tcfg, device=device, progress=progress)
-        data = load_dataset(tcfg.dataset).subset(tcfg.n_train, tcfg.n_test, seed=tcfg.seed)
+        data = run_data(tcfg)
         dev = resolve_device(device)
         trials = landscape.random_trials(r.model(), cfg.per_layer, cfg.seed)
         return landscape.scan(r.model(), data.x_train.to(dev), data.y_train.to(dev), eps, trials)

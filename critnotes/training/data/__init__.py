@@ -26,6 +26,9 @@ import numpy as np
 import torch
 
 DATA_ENV = "CRITNOTES_DATA"
+#: input normalisations of a training run (:meth:`Dataset.normalized`)
+NORMALIZATIONS = ("none", "pm1", "standard")
+MNIST_MEAN_STD = (0.1307, 0.3081)
 DATASETS = ("mnist-10k", "mnist", "fashion-mnist", "cifar10", "cifar10-standin", "text26")
 STANDINS = ("cifar10-standin",)    # labelled substitutes, used only when asked for by name
 MNIST_ATTRIBUTION = ("MNIST digits (Y. LeCun, C. Cortes, C. J. C. Burges; CC BY-SA 3.0); offline subset of 10,000 "
@@ -54,6 +57,24 @@ class Dataset:
     def to(self, device) -> "Dataset":
         return dataclasses.replace(self, **{k: getattr(self, k).to(device)
                                             for k in ("x_train", "y_train", "x_test", "y_test")})
+
+    def normalized(self, kind: str) -> "Dataset":
+        """Inputs rescaled by ``kind`` (:data:`NORMALIZATIONS`): ``"none"`` (pixels in [0, 1]), ``"pm1"``
+        (``(x − 0.5)/0.5`` ∈ [−1, 1], paper 002's released code) or ``"standard"`` (``(x − μ)/σ``: MNIST's
+        usual μ = 0.1307, σ = 0.3081 for the MNIST sets, else the training split's per-channel mean and std)."""
+        if kind not in NORMALIZATIONS:
+            raise ValueError(f"unknown input normalisation {kind!r}; choose one of {', '.join(NORMALIZATIONS)}")
+        if kind == "none" or not self.x_train.is_floating_point():
+            return self
+        if kind == "pm1":
+            mean, std = 0.5, 0.5
+        elif self.name.startswith("mnist"):
+            mean, std = MNIST_MEAN_STD
+        else:
+            dims = [0] + list(range(2, self.x_train.ndim))
+            mean = self.x_train.mean(dim=dims, keepdim=True)[0]
+            std = self.x_train.std(dim=dims, keepdim=True)[0].clamp_min(1e-12)
+        return dataclasses.replace(self, x_train=(self.x_train - mean) / std, x_test=(self.x_test - mean) / std)
 
     def subset(self, n_train: int | None = None, n_test: int | None = None, seed: int = 0) -> "Dataset":
         """A random subset of the training/test sets (same subset for the same seed)."""
