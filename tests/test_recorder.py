@@ -153,3 +153,26 @@ def test_window_outside_the_run_is_an_error_at_start():
     with pytest.raises(ValueError, match=r"\(20, 30\).*10 steps"):
         train(TrainConfig(steps=10, **SMALL), [UpdateRecorder(windows=((0, 5), (20, 30)))], use_cache=False,
               progress=False)
+
+
+@pytest.mark.parametrize("method", ["kernel", "scatter"])
+def test_every_kth_step_equals_brute_force_on_the_sampled_steps(method):
+    windows, k = ((0, 10), (3, 17)), 3
+    rec = UpdateRecorder(windows=windows, sub_bits=2, min_exp=-20, max_exp=-8, method=method, every=k,
+                         track=5, track_every=2)
+    ref = StoreAll(range(17))
+    res = train(TrainConfig(steps=17, **SMALL), [rec, ref], use_cache=False, progress=False)
+    stats, rows = res.probes["updates"], res.probes["store_all"]
+    edges = bin_edges(2, -20, -8)
+    for w, (a, b) in enumerate(windows):
+        sampled = range(a, b, k)
+        assert stats.steps[w] == len(sampled)
+        for li, sl in enumerate(res.layers):
+            counts, under, over = _brute_histogram(rows, sampled, sl, edges)
+            np.testing.assert_array_equal(stats.counts[w, li], counts)
+            assert stats.under[w, li] == under and stats.over[w, li] == over
+    tracked_steps = sorted({t for a, b in windows for t in range(a, b, 2)})
+    np.testing.assert_array_equal(stats.tracked_steps, tracked_steps)        # tracking keeps its own grid
+    np.testing.assert_array_equal(stats.tracked, np.stack([rows[t][stats.tracked_index] for t in tracked_steps]))
+    with pytest.raises(ValueError, match="every must be >= 1"):
+        UpdateRecorder(every=0)

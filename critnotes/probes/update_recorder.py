@@ -103,6 +103,10 @@ class UpdateRecorder(Probe):
     (its rows are known from the windows), e.g. for interevent or PCA analyses of a subset.
     ``method``: ``"kernel"`` (compiled CPU loop :func:`count_bins`), ``"scatter"`` (``index_add_``, any
     device, no host synchronisation on CUDA) or ``"auto"`` (kernel on CPU, scatter elsewhere).
+    ``every = k`` counts only every k-th step of each window (steps ``start, start + k, …``): a systematic
+    1/k sample of the steps, for a cheaper recorder on very large models — the histograms are then those
+    of the sampled steps (``UpdateStats.steps`` counts them); ``k = 1`` (the default) counts every step
+    exactly.  Tracked rows follow ``track_every`` independently.
 
     Two ways to use it:
 
@@ -121,6 +125,7 @@ class UpdateRecorder(Probe):
     track_seed: int = 0
     name: str = "updates"
     method: str = "auto"
+    every: int = 1
 
     def __post_init__(self):
         try:
@@ -136,13 +141,20 @@ class UpdateRecorder(Probe):
         if not windows or any(not 0 <= a < b for a, b in windows):
             raise ValueError(f"windows must be non-empty half-open step ranges (start, stop) with "
                              f"0 <= start < stop, got {self.windows!r}")
+        if self.every < 1:
+            raise ValueError(f"every must be >= 1 (count every k-th step; 1 = every step), got {self.every}")
         if self.track < 0 or self.track_every < 1:
             raise ValueError(f"need track >= 0 and track_every >= 1, got {self.track}, {self.track_every}")
         if self.method not in ("auto", "kernel", "scatter"):
             raise ValueError(f"unknown method {self.method!r}; choose 'auto', 'kernel' or 'scatter'")
 
     def wants_delta(self, t: int) -> bool:
-        return any(a <= t < b for a, b in self.windows)
+        return any(a <= t < b and ((t - a) % self.every == 0 or (self.track and (t - a) % self.track_every == 0))
+                   for a, b in self.windows)
+
+    def _counted(self, t: int) -> tuple[int, ...]:
+        """The windows that count step ``t`` (it lies in them and on their ``every`` grid)."""
+        return tuple(w for w, (a, b) in enumerate(self.windows) if a <= t < b and (t - a) % self.every == 0)
 
     # ------------------------------------------------------------------ state and counting (both paths)
 
@@ -179,9 +191,9 @@ class UpdateRecorder(Probe):
         raw = 1 << (8 + self.sub_bits)
         return raw, 23 - self.sub_bits, raw - 1
 
-    def _open(self, st: _State, t: int) -> None:
-        """Start step ``t``: when the set of active windows changes, add the segment to the windows it served."""
-        active = tuple(w for w, (a, b) in enumerate(self.windows) if a <= t < b)
+    def _open(self, st: _State, active: tuple[int, ...]) -> None:
+        """Start counting a step for the windows ``active``: when that set changes, add the segment to the
+        windows it served."""
         if active != st.seg_windows:
             self._flush(st)
             st.seg_windows = active
@@ -206,9 +218,14 @@ class UpdateRecorder(Probe):
             st.buf.bitwise_and_(mask).add_(st.base)
             st.seg[0].index_add_(0, st.buf, st.ones)
 
-    def _close(self, st: _State, t: int, delta: torch.Tensor, sign: int = 1) -> None:
-        for w in st.seg_windows:
-            st.steps[w] += 1
+    def _record(self, st: _State, t: int, delta: torch.Tensor, sign: int = 1) -> None:
+        """Count step ``t``'s update ``delta`` (± sign) in the windows that count it; keep its tracked row."""
+        active = self._counted(t)
+        if active:
+            self._open(st, active)
+            self._count(st, delta)
+            for w in active:
+                st.steps[w] += 1
         if st.n_tracked < len(st.track_steps) and st.track_steps[st.n_tracked] == t:
             st.tracked[st.n_tracked] = delta[st.track_idx] * sign   # once per step, even if windows overlap
             st.n_tracked += 1
@@ -254,10 +271,7 @@ class UpdateRecorder(Probe):
         self._setup([s.name for s in run.layers], [s.size for s in run.layers], run.device)
 
     def on_update(self, t: int, delta: torch.Tensor, run: Run) -> None:
-        st = self._state
-        self._open(st, t)
-        self._count(st, delta)
-        self._close(st, t, delta)
+        self._record(self._state, t, delta)
 
     def finish(self, run: Run) -> UpdateStats:
         return self._stats(self._state)
@@ -322,9 +336,7 @@ class UpdateRecorder(Probe):
         t, st.t = st.t, st.t + 1
         if self.wants_delta(t):
             torch._foreach_sub_(st.prev_views, st.params)      # prev = w_before − w_after = −Δw (float32)
-            self._open(st, t)
-            self._count(st, st.prev)                         # |Δw| bins ignore the sign
-            self._close(st, t, st.prev, sign=-1)
+            self._record(st, t, st.prev, sign=-1)            # |Δw| bins ignore the sign
 
     def detach(self) -> "UpdateRecorder":
         """Remove the optimizer hooks (the counts so far stay available through :meth:`stats`)."""
