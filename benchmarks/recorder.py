@@ -9,7 +9,8 @@ Rows ``"path": "hook"`` time a plain user loop (SGD, batch 64) with and without
 once per repeat, interleaved; ``*_ms_per_step`` and ``ratio`` (per-repeat ratio of ms/step to the plain
 run) are medians, with ``*_iqr`` the quartiles across repeats.  ``peak_mem_mb`` is what the recorder
 holds at the end of runs of two lengths (flat in steps; the naive tracker grows linearly).  ``"scaling"``
-rows give both paths for 3-layer MLPs 784-h-h-10 of ~10⁴ to ~10⁷ parameters.
+rows give both paths for 3-layer MLPs 784-h-h-10 of ~10⁴ to ~10⁷ parameters.  ``every_ratio`` times the
+documented sampling option ``UpdateRecorder(every=4)`` (a quarter of the steps counted) on the flat path.
 
 Targets on CPU (issue 16): ratio ≤ 1.25 for MLP-large (3.8×10⁶ parameters), ≤ 1.2 for MLP-small (47k).
 """
@@ -31,6 +32,8 @@ from critnotes.training.data import load_dataset
 from critnotes.training.loop import TrainConfig, train
 from critnotes.training.models import build_model
 
+#: the sampling option timed next to the exact recorder (``UpdateRecorder(every=EVERY)``: every 4th step)
+EVERY = 4
 #: hidden widths h of the scaling rows (784-h-h-10: ≈1e4, 1e5, 1e6, 1e7 parameters)
 SCALING_WIDTHS = (12, 110, 620, 2800)
 
@@ -112,11 +115,12 @@ def _summary(values) -> tuple[float, list[float]]:
 
 def _timings(cfg, data, repeats, device, naive: bool) -> dict:
     """Interleaved repeats of every configuration; medians and quartiles of ms/step and ratios."""
-    ms = {k: [] for k in ("flat_plain", "flat_rec", "naive", "hook_plain", "hook_rec")}
+    ms = {k: [] for k in ("flat_plain", "flat_rec", "flat_every", "naive", "hook_plain", "hook_rec")}
     window = ((0, cfg.steps),)
     for _ in range(repeats):
         ms["flat_plain"].append(flat_ms(cfg, [], device))
         ms["flat_rec"].append(flat_ms(cfg, [UpdateRecorder(windows=window)], device))
+        ms["flat_every"].append(flat_ms(cfg, [UpdateRecorder(windows=window, every=EVERY)], device))
         if naive:
             ms["naive"].append(flat_ms(cfg, [NaiveTracker(cfg.steps)], device))
         ms["hook_plain"].append(hook_ms(cfg, data, None, device))
@@ -129,6 +133,9 @@ def _timings(cfg, data, repeats, device, naive: bool) -> dict:
         ratio, ratio_iqr = _summary([r / p for r, p in zip(ms[rec], ms[plain])])
         out[path] = {"plain_ms_per_step": p_med, "plain_iqr": p_iqr, "recorded_ms_per_step": r_med,
                      "recorded_iqr": r_iqr, "ratio": ratio, "ratio_iqr": ratio_iqr}
+    out["flat"]["every"] = EVERY
+    out["flat"]["every_ratio"], out["flat"]["every_ratio_iqr"] = _summary(
+        [e / p for e, p in zip(ms["flat_every"], ms["flat_plain"])])
     if naive:
         out["flat"]["naive_ratio"], out["flat"]["naive_ratio_iqr"] = _summary(
             [n / p for n, p in zip(ms["naive"], ms["flat_plain"])])
