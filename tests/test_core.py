@@ -225,7 +225,7 @@ def test_bad_train_config():
 
 # --- results contract and CLI ---------------------------------------------------------------------
 def test_results_roundtrip(tmp_path):
-    r = ChapterResult("updates", "ci", "cpu", 1.5, [Claim("updates.x", "s", "3-5", 3.7, True, {"ks": np.float64(0.1)})])
+    r = ChapterResult("updates", "ci", "cpu", 1.5, [Claim("updates.x", "s", "3-5", 3.7, verdict="agrees", detail={"ks": np.float64(0.1)})])
     r.save(tmp_path)
     back = load_results(tmp_path)[0]
     assert back.claims[0].measured == 3.7 and back.claims[0].detail["ks"] == 0.1

@@ -21,7 +21,7 @@ CHAPTER_IDS = ["updates", "maxent", "ruggedness"]
 
 
 def _result(cid, profile="ci", statement="s", measured=1.1):
-    return ChapterResult(cid, profile, "cpu", 1.0, [Claim(f"{cid}.x", statement, 1.0, measured, True)])
+    return ChapterResult(cid, profile, "cpu", 1.0, [Claim(f"{cid}.x", statement, 1.0, measured, verdict="agrees")])
 
 
 @pytest.fixture
@@ -170,7 +170,7 @@ BAD_FILES = {
     "typed.json": (json.dumps({**_result("updates").as_dict(), "seconds": "fast"}), "field 'seconds' must be int or float"),
     "chapter.json": (json.dumps({**_result("updates").as_dict(), "chapter": "nope"}), "unknown chapter id 'nope'"),
     "claim.json": (json.dumps({**_result("updates").as_dict(), "claims": [{"id": "updates.x"}]}),
-                   "claims[0]: missing field(s) 'statement', 'paper', 'measured', 'agrees'"),
+                   "claims[0]: missing field(s) 'statement', 'paper', 'measured', 'kind', 'verdict'"),
     "latin1.json": (b"\xff\xfe{", "unreadable"),
 }
 
@@ -232,7 +232,7 @@ NASTY = "slope | 2\nsecond line `code` <script>alert(1)</script> & more"
 
 
 def test_markdown_table_escapes_claim_text():
-    r = ChapterResult("updates", "ci", "cpu", 1.0, [Claim("updates.x", NASTY, "<b>3|5</b>", {"a|b": "<i>"}, None)])
+    r = ChapterResult("updates", "ci", "cpu", 1.0, [Claim("updates.x", NASTY, "<b>3|5</b>", {"a|b": "<i>"}, kind="finding")])
     lines = claims_markdown([r]).splitlines()
     assert len(lines) == 3                                    # header, rule, one row: the newline did not split it
     cells = re.split(r"(?<!\\)\|", lines[2])[1:-1]            # cells split on unescaped pipes only
@@ -258,7 +258,7 @@ class _Cells(HTMLParser):
 
 
 def test_html_tables_escape_claim_text():
-    r = ChapterResult("updates", "ci", "cpu", 1.0, [Claim("updates.x", NASTY, "<b>3</b>", "<img src=x>", False)])
+    r = ChapterResult("updates", "ci", "cpu", 1.0, [Claim("updates.x", NASTY, "<b>3</b>", "<img src=x>", verdict="differs")])
     for html, n_cells, n_bold in [(claims_html(r.claims), 4, 2), (r._repr_html_(), 4, 2), (ledger.ledger_html([r]), 6, 1)]:
         p = _Cells()                                          # bold: the title and the measured value only
         p.feed(html)
