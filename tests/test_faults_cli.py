@@ -236,10 +236,10 @@ def test_markdown_table_escapes_claim_text():
     lines = claims_markdown([r]).splitlines()
     assert len(lines) == 3                                    # header, rule, one row: the newline did not split it
     cells = re.split(r"(?<!\\)\|", lines[2])[1:-1]            # cells split on unescaped pipes only
-    assert len(cells) == 6
+    assert len(cells) == 7                                    # chapter, claim, kind, paper, measured, verdict, profile
     assert "<script>" not in lines[2] and "&lt;script>" in cells[1] and "\\`code\\`" in cells[1]
     assert "slope \\| 2<br>second line" in cells[1] and "&amp; more" in cells[1]
-    assert cells[2].strip() == "&lt;b>3\\|5&lt;/b>" and cells[3].strip() == "a\\|b=&lt;i>"
+    assert cells[3].strip() == "&lt;b>3\\|5&lt;/b>" and cells[4].strip() == "a\\|b=&lt;i>"
 
 
 class _Cells(HTMLParser):
@@ -259,10 +259,10 @@ class _Cells(HTMLParser):
 
 def test_html_tables_escape_claim_text():
     r = ChapterResult("updates", "ci", "cpu", 1.0, [Claim("updates.x", NASTY, "<b>3</b>", "<img src=x>", verdict="differs")])
-    for html, n_cells, n_bold in [(claims_html(r.claims), 4, 2), (r._repr_html_(), 4, 2), (ledger.ledger_html([r]), 6, 1)]:
+    for html, n_cells, n_bold in [(claims_html(r.claims), 5, 2), (r._repr_html_(), 5, 2), (ledger.ledger_html([r]), 7, 1)]:
         p = _Cells()                                          # bold: the title and the measured value only
         p.feed(html)
         assert "script" not in p.tags and "img" not in p.tags and p.tags.count("b") == n_bold
         assert len(p.cells) == n_cells
-        k = 1 if n_cells == 6 else 0                          # the ledger's first cell is the chapter
-        assert p.cells[k:k + 3] == ["updates.x" + NASTY, "<b>3</b>", "<img src=x>"]   # text shown as typed
+        k = 1 if n_cells == 7 else 0                          # the ledger's first cell is the chapter
+        assert p.cells[k] == "updates.x" + NASTY and p.cells[k + 2:k + 4] == ["<b>3</b>", "<img src=x>"]  # as typed
