@@ -300,11 +300,25 @@ class DatasetName(NamedTuple):
     standin: bool
 
 
+#: names of the data sets this process trained on or loaded (insertion order), for results' provenance
+_USED: dict[str, None] = {}
+
+
+def datasets_used(*, reset: bool = False) -> list[str]:
+    """The data sets resolved for a training or loaded in this process since the last ``reset=True``
+    (which starts a new record); chapter results store them in their provenance."""
+    out = list(_USED)
+    if reset:
+        _USED.clear()
+    return out
+
+
 def resolve_name(name: str) -> DatasetName:
     """The canonical name of a dataset and whether it is a labelled stand-in (no loading; part of cache keys)."""
     key = name.strip().lower()
     if key not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    _USED[key] = None
     return DatasetName(key, key in STANDINS)
 
 
@@ -316,6 +330,12 @@ def load_dataset(name: str = "mnist-10k", *, root: str | os.PathLike | None = No
     and a description that says so) instead of raising — only for a chapter that asks for the stand-in
     explicitly and labels its results; :func:`critnotes.training.loop.train` never falls back.
     """
+    d = _load(name, root, download, fallback)
+    _USED[d.name] = None
+    return d
+
+
+def _load(name: str, root, download: bool, fallback: bool) -> Dataset:
     key = name.strip().lower()
     if key == "mnist-10k":
         return mnist_10k()
