@@ -43,6 +43,7 @@ def _check_out(raw: str) -> Path:
 def _check_reproduce_inputs(args) -> tuple[list[str], str, str, Path]:
     """Chapters, profile, device and output folder of ``reproduce``, every input checked before compute."""
     from critnotes.book.chapters import CHAPTERS, available, chapter_module
+    from critnotes.book.timings import STORED
     from critnotes.training.device import resolve_device
     from critnotes.training.loop import progress_mode
     from critnotes.training.sweeps import default_jobs
@@ -59,7 +60,11 @@ def _check_reproduce_inputs(args) -> tuple[list[str], str, str, Path]:
     except (ValueError, NotImplementedError) as exc:
         raise InputError(str(exc)) from None
     ids = available() if args.chapter == "all" else [args.chapter]
-    return ids, profile, device, _check_out(args.out)
+    out = _check_out(args.out)
+    if out.resolve().parent == STORED.resolve() and out.name != profile:
+        raise InputError(f"--out {args.out!r} holds the stored {out.name!r} results but --profile is {profile!r}; "
+                         f"use --out {STORED / profile}")
+    return ids, profile, device, out
 
 
 def _reproduce(args) -> int:
