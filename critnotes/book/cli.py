@@ -1,7 +1,8 @@
 """Command line: ``python -m critnotes reproduce <chapter|all> --profile … --device … --out DIR``.
 
 Other commands: ``list`` (chapters and profiles), ``data NAME`` (download a torchvision dataset
-into the cache when online), ``ledger [--results DIR]`` (print the reproduction ledger as Markdown).
+into the cache when online; ``data mnist --from PATH`` imports the full MNIST offline from the four IDX
+files or an ``.npz``), ``ledger [--results DIR]`` (print the reproduction ledger as Markdown).
 """
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ def _check_out(raw: str) -> Path:
 def _check_reproduce_inputs(args) -> tuple[list[str], str, str, Path]:
     """Chapters, profile, device and output folder of ``reproduce``, every input checked before compute."""
     from critnotes.book.chapters import CHAPTERS, available, chapter_module
+    from critnotes.book.timings import STORED
     from critnotes.training.device import resolve_device
     from critnotes.training.loop import progress_mode
     from critnotes.training.sweeps import default_jobs
@@ -58,7 +60,11 @@ def _check_reproduce_inputs(args) -> tuple[list[str], str, str, Path]:
     except (ValueError, NotImplementedError) as exc:
         raise InputError(str(exc)) from None
     ids = available() if args.chapter == "all" else [args.chapter]
-    return ids, profile, device, _check_out(args.out)
+    out = _check_out(args.out)
+    if out.resolve().parent == STORED.resolve() and out.name != profile:
+        raise InputError(f"--out {args.out!r} holds the stored {out.name!r} results but --profile is {profile!r}; "
+                         f"use --out {STORED / profile}")
+    return ids, profile, device, out
 
 
 def _reproduce(args) -> int:
@@ -111,10 +117,15 @@ def _list(args) -> int:
 
 
 def _data(args) -> int:
-    from critnotes.training.data import DataUnavailableError, load_dataset
+    from critnotes.training.data import DataUnavailableError, import_mnist, load_dataset
 
     try:
-        d = load_dataset(args.name, download=True)
+        if args.source is not None:
+            if args.name != "mnist":
+                raise ValueError(f"--from imports only the full MNIST; {args.name!r} loads through torchvision "
+                                 f"(`python -m critnotes data {args.name}` on a machine with internet)")
+            print(f"imported {args.source} → {import_mnist(args.source)}")
+        d = load_dataset(args.name, download=args.source is None)
     except (DataUnavailableError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -145,8 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_reproduce)
     sub.add_parser("list", help="chapters and profiles").set_defaults(func=_list)
-    p = sub.add_parser("data", help="download a torchvision dataset into the cache (needs internet)")
+    p = sub.add_parser("data", help="download a torchvision dataset into $CRITNOTES_DATA (needs internet), or "
+                                    "import the full MNIST offline with --from")
     p.add_argument("name", choices=["mnist", "fashion-mnist", "cifar10"])
+    p.add_argument("--from", dest="source", metavar="PATH",
+                   help="mnist only: a folder with the four IDX files (train-images-idx3-ubyte, …, optionally .gz) "
+                        "or an .npz with x_train, y_train, x_test, y_test; checked, then copied into $CRITNOTES_DATA")
     p.set_defaults(func=_data)
     p = sub.add_parser("ledger", help="print the reproduction ledger (Markdown) from chapter results")
     p.add_argument("--results", help="folder of <chapter>.json files (default: $CRITNOTES_RESULTS)")

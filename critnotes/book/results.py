@@ -8,9 +8,13 @@ ledger gathers all of them.  ``measured`` is always computed by the run; each cl
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import html
 import json
 import os
+import platform
+import re
+import subprocess
 import warnings
 from pathlib import Path
 from typing import Any, Iterable
@@ -20,8 +24,96 @@ from critnotes.book.verdicts import KINDS, VERDICTS, judge
 from critnotes.training.cache import atomic_write_text, cache_dir
 
 RESULTS_ENV = "CRITNOTES_RESULTS"
+_REPO = Path(__file__).resolve().parents[2]
 
 
+@dataclasses.dataclass(frozen=True)
+class Provenance:
+    """Where and from what a chapter result was computed (stored results under ``book/results/`` need it).
+
+    ``commit``: the git commit of the critnotes checkout (``None`` outside a git checkout), ``dirty``: whether
+    tracked files differed from it; ``date``: ISO 8601 UTC; ``datasets``: the data sets the run's trainings
+    used; ``rules``: SHA-256 prefix of the verdict rules and the chapter module that judged the claims;
+    ``torch``; ``cpu`` and ``cpu_count`` (cores this process could use); ``gpu`` (its name, else ``None``).
+    """
+
+    commit: str | None
+    dirty: bool | None
+    date: str
+    datasets: list[str]
+    rules: str
+    torch: str
+    cpu: str
+    cpu_count: int
+    gpu: str | None = None
+
+    FIELDS = {"commit": (str, type(None)), "dirty": (bool, type(None)), "date": str, "datasets": list, "rules": str,
+              "torch": str, "cpu": str, "cpu_count": int, "gpu": (str, type(None))}
+
+    def __post_init__(self):
+        if self.commit is not None and not re.fullmatch(r"[0-9a-f]{40}", self.commit):
+            raise ValueError(f"provenance: commit must be a 40-digit hex git hash or null, got {self.commit!r}")
+        try:
+            datetime.datetime.fromisoformat(self.date.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"provenance: date must be ISO 8601 (e.g. 2026-01-31T12:00:00Z), got {self.date!r}") \
+                from None
+        if not all(isinstance(d, str) for d in self.datasets):
+            raise ValueError(f"provenance: datasets must be a list of data set names, got {self.datasets!r}")
+        if self.cpu_count < 1:
+            raise ValueError(f"provenance: cpu_count must be at least 1, got {self.cpu_count}")
+
+    @classmethod
+    def collect(cls, device: str, code: Iterable[Any] = ()) -> "Provenance":
+        """The provenance of a result computed now in this process on ``device``: git state, date, the data
+        sets used so far (:func:`critnotes.training.data.datasets_used`), a fingerprint of the verdict rules
+        and ``code`` (the chapter module), versions and the machine."""
+        import torch
+
+        from critnotes.book import verdicts
+        from critnotes.training.cache import code_fingerprint
+        from critnotes.training.data import datasets_used
+
+        commit, dirty = _git_state()
+        gpu = torch.cuda.get_device_name() if str(device).startswith("cuda") and torch.cuda.is_available() else None
+        return cls(commit=commit, dirty=dirty,
+                   date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                   datasets=datasets_used(), rules=code_fingerprint([verdicts, *code])[:16], torch=torch.__version__,
+                   cpu=_cpu_name(), cpu_count=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                   else (os.cpu_count() or 1), gpu=gpu)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "Provenance":
+        _check_fields(d, "provenance", cls.FIELDS, optional=("gpu",))
+        return cls(**d)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _git_state() -> tuple[str | None, bool | None]:
+    """(HEAD commit, tracked files modified) of the checkout holding this package; ``(None, None)`` without git."""
+    try:
+        head = subprocess.run(["git", "-C", str(_REPO), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10)
+        if head.returncode != 0:
+            return None, None
+        status = subprocess.run(["git", "-C", str(_REPO), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    return head.stdout.strip(), bool(status.stdout.strip()) if status.returncode == 0 else None
+
+
+def _cpu_name() -> str:
+    """The CPU model (``/proc/cpuinfo`` on Linux, else :func:`platform.processor`)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
 
 
 @dataclasses.dataclass
@@ -76,10 +168,14 @@ class ChapterResult:
     device: str
     seconds: float
     claims: list[Claim]
+    provenance: Provenance | None = None     # optional in the contract; required for stored results
 
     def as_dict(self) -> dict:
-        return {"chapter": self.chapter, "profile": self.profile, "device": self.device,
-                "seconds": round(float(self.seconds), 2), "claims": [c.as_dict() for c in self.claims]}
+        out = {"chapter": self.chapter, "profile": self.profile, "device": self.device,
+               "seconds": round(float(self.seconds), 2), "claims": [c.as_dict() for c in self.claims]}
+        if self.provenance is not None:
+            out["provenance"] = self.provenance.as_dict()
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=1)
@@ -97,7 +193,8 @@ class ChapterResult:
         from critnotes.book.profiles import PROFILE_NAMES
 
         _check_fields(d, "chapter result", {"chapter": str, "profile": str, "device": str,
-                                            "seconds": (int, float), "claims": list})
+                                            "seconds": (int, float), "claims": list, "provenance": dict},
+                      optional=("provenance",))
         if d["chapter"] not in CHAPTERS:
             raise ValueError(f"unknown chapter id {d['chapter']!r} in field 'chapter'; known: {', '.join(CHAPTERS)}")
         if d["profile"] not in PROFILE_NAMES:
@@ -110,7 +207,8 @@ class ChapterResult:
                           optional=("detail", "reason", "rule", "agrees"))
             fields = {k: v for k, v in c.items() if k != "agrees"}     # derived from the verdict
             claims.append(Claim(**fields))
-        return cls(d["chapter"], d["profile"], d["device"], d["seconds"], claims)
+        prov = Provenance.from_dict(d["provenance"]) if "provenance" in d else None
+        return cls(d["chapter"], d["profile"], d["device"], d["seconds"], claims, prov)
 
     def _repr_html_(self) -> str:
         e = html.escape

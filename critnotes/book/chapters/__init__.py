@@ -16,7 +16,8 @@ import time
 from types import ModuleType
 
 from critnotes.book.profiles import get_profile
-from critnotes.book.results import ChapterResult, Claim
+from critnotes.book.results import ChapterResult, Claim, Provenance
+from critnotes.training.data import datasets_used
 from critnotes.training.device import resolve_device
 
 #: chapter id → module name, in book order
@@ -61,15 +62,18 @@ def available() -> list[str]:
 
 
 def chapter_result(chapter: str, profile: str | None, device, seconds: float, claims: list[Claim]) -> ChapterResult:
-    """Package a chapter's claims per the results contract (profile and device resolved to names)."""
-    return ChapterResult(chapter=chapter, profile=get_profile(profile), device=resolve_device(device).type,
-                         seconds=seconds, claims=claims)
+    """Package a chapter's claims per the results contract (profile and device resolved to names), with the
+    provenance of this process (git commit, date, data sets used, rules fingerprint, machine)."""
+    dev = resolve_device(device)
+    return ChapterResult(chapter=chapter, profile=get_profile(profile), device=dev.type, seconds=seconds,
+                         claims=claims, provenance=Provenance.collect(str(dev), code=[chapter_module(chapter)]))
 
 
 def reproduce(chapter: str, profile: str | None = None, device=None, progress: bool = True) -> ChapterResult:
     """Run one chapter headless and return its :class:`ChapterResult`."""
     mod = chapter_module(chapter)
     get_profile(profile)
+    datasets_used(reset=True)                 # the provenance lists this chapter's data sets only
     t0 = time.perf_counter()
     result = mod.reproduce(profile=profile, device=device, progress=progress)
     result.seconds = time.perf_counter() - t0

