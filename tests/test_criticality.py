@@ -132,3 +132,61 @@ def test_regularised_training_runs_two_tasks(tmp_path, monkeypatch):
     assert len(res.losses) == 40 and not res.diverged
     with pytest.raises(ValueError, match="penalty"):
         RegularisedConfig(tc, penalty=-1).validate()
+
+
+def test_mean_field_transient_reaches_the_fixed_point_values():
+    sw, sb = 1.8, 0.05
+    q = C.q_star(sw, sb)
+    # an input already at the fixed point (σ_w² q0 + σ_b² = q*) keeps χ₁ˡ = χ₁ in every layer
+    chis = C.mean_field_chis(sw, sb, "tanh", (q - sb) / sw, 5)
+    assert np.allclose(chis, C.chi1(sw, sb), rtol=1e-6)
+    # a small input starts near the linear regime: χ₁¹ → σ_w², then relaxes toward χ₁
+    small = C.mean_field_chis(sw, 0.0, "tanh", [1e-8, 1e-8], 80)
+    assert small.shape == (2, 80) and small[0, 0] == pytest.approx(sw, rel=1e-6)
+    assert small[0, -1] == pytest.approx(C.chi1(sw, 0.0), rel=1e-2)
+    assert np.allclose(C.mean_field_chis(3.0, 0.2, "relu", 0.7, 3), 1.5)       # ReLU: σ_w²/2 in every layer
+    with pytest.raises(ValueError, match="q0"):
+        C.mean_field_chis(1.0, 0.0, "tanh", -1.0, 2)
+
+
+def test_mean_field_transient_predicts_a_wide_network():
+    sw, sb = 2.0, 0.01
+    m = build_model("mlp", hidden=(1000,) * 3, in_shape=(100,), activation="tanh", init="normal",
+                    init_scale=math.sqrt(sw), bias_scale=math.sqrt(sb), seed=0)
+    x = torch.rand(64, 100)
+    chis = C.mean_field_chis(sw, sb, "tanh", (x ** 2).mean(1).numpy(), 3)
+    g = C.layer_gains(m, x)
+    assert C.branching_parameter(g) == pytest.approx(chis.mean(), rel=0.03)
+
+
+def test_generated_labels():
+    m = build_model("mlp", hidden=(8,), in_shape=(5,), activation="tanh", seed=0)
+    x = torch.randn(500, 5)
+    assert torch.equal(C.generated_labels(m, x, "argmax"), m(x).argmax(1))
+    a, b = C.generated_labels(m, x, "sample", seed=3), C.generated_labels(m, x, "sample", seed=3)
+    assert torch.equal(a, b) and not torch.equal(a, C.generated_labels(m, x, "sample", seed=4))
+    with pytest.raises(ValueError, match="label mode"):
+        C.generated_labels(m, x, "greedy")
+
+
+def test_collapse_generation_zero_is_the_plain_run_and_labels_are_the_previous_predictions(tmp_path, monkeypatch):
+    import dataclasses
+    from critnotes.training.collapse import CollapseConfig, train_collapse
+    from critnotes.training.loop import make_model, run_data, train
+    monkeypatch.setenv("CRITNOTES_CACHE", str(tmp_path))
+    tc = TrainConfig(model="mlp", hidden=(16, 16), activation="tanh", init="normal", init_scale=0.9, lr=0.05,
+                     steps=15, n_train=200, n_test=100)
+    res = train_collapse(CollapseConfig(tc, generations=3, labels="argmax", n_probe=20, n_checkpoints=2),
+                         progress=False)
+    plain = train(tc, use_cache=False, progress=False)
+    assert np.array_equal(res.losses[0], plain.losses) and res.test_acc[0] == plain.test_acc
+    data = run_data(tc)
+    assert np.array_equal(res.labels[0], data.y_train.numpy()) and res.label_fidelity[0] == 1.0
+    for g in range(2):
+        model = make_model(tc, data)
+        train(tc.loop_only(), model=model, data=dataclasses.replace(data, y_train=torch.as_tensor(res.labels[g])),
+              progress=False)
+        assert np.array_equal(res.labels[g + 1], C.generated_labels(model, data.x_train, "argmax").numpy())
+    assert res.probe_lyapunov.shape == (3, 20) and np.all(np.isfinite(res.lyapunov_end))
+    with pytest.raises(ValueError, match="label mode"):
+        CollapseConfig(tc, labels="greedy").validate()

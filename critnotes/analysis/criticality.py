@@ -9,8 +9,11 @@ propagation step):
 * **Per-layer gain** of a random input perturbation ``u₀`` pushed forward with Jacobian–vector
   products (forward-mode AD), ``u_l = J_l u_{l-1}``, on per-neuron RMS norms
   ``ν(u) = ‖u‖/√n``: ``g_l = ν(u_l)/ν(u_{l-1})`` (Poole et al. 2016; Schoenholz et al. 2017).
-* **λ₀** = ⟨ln g_l⟩ over layers and inputs: the log growth rate per layer of an infinitesimal
-  perturbation (Benettin-style renormalisation each layer).  λ₀ < 0 ordered, > 0 chaotic.
+* **λ₀** = ⟨ln g_l⟩ over layers and inputs: the typical log growth rate per layer of an infinitesimal
+  random perturbation (renormalised each layer).  λ₀ < 0 ordered, > 0 chaotic.  The L Jacobians are
+  different matrices and L is small, so a random direction does not line up with a most-expanding one
+  (as it would when the same map is iterated, in Benettin's algorithm); λ₀ is the rate of a *typical*
+  direction, which is what mean-field theory predicts (½ ln χ₁ per layer).
 * **σ** = ⟨g_l²⟩: perturbation "power" handed from one layer to the next, i.e. the branching ratio of
   the perturbation cascade (descendants per ancestor) — the empirical χ₁ of mean-field theory.
   By Jensen's inequality ½ ln σ ≥ λ₀; both equal ½ ln χ₁ in the mean-field limit.
@@ -22,7 +25,9 @@ Mean-field theory (Poole et al. 2016) gives the order-to-chaos line χ₁ = σ_w
 ``W ~ N(0, σ_w²/fan_in)``, ``b ~ N(0, σ_b²)`` (``init="normal"`` of :mod:`critnotes.training.models`): σ_w² = 1 for
 tanh at σ_b = 0, σ_w² = 2 for ReLU.  :func:`criticality_penalty` is a differentiable (λ-per-layer)²
 term (:class:`CriticalityPenalty` as an ``extra_loss`` of :func:`critnotes.training.loop.train`), and
-:func:`train_regularised` trains with it on a sequence of permuted-MNIST tasks.
+:func:`critnotes.training.regularised.train_regularised` trains with it on a sequence of permuted-MNIST tasks;
+:func:`generated_labels` makes the labels of the next generation in the model-collapse experiment
+(:mod:`critnotes.training.collapse`).
 """
 from __future__ import annotations
 
@@ -40,9 +45,10 @@ from critnotes.analysis.layers import evaluating, feedforward
 from critnotes.analysis.losses import evaluate
 
 __all__ = [
-    "MF_ACTIVATIONS", "chi1", "q_star", "critical_sigma_w2", "hidden_blocks", "layer_gains", "lyapunov_exponent",
+    "MF_ACTIVATIONS", "chi1", "q_star", "critical_sigma_w2", "mean_field_chis", "hidden_blocks", "layer_gains", "lyapunov_exponent",
     "branching_parameter", "response_curve", "intensity_grid", "dynamic_range", "CriticalityMetrics", "measure",
     "criticality_penalty", "CriticalityPenalty", "noisy_accuracy", "permute_pixels", "correlation_frobenius",
+    "LABEL_MODES", "generated_labels",
 ]
 
 # ------------------------------------------------------------------------------------------------
@@ -103,6 +109,30 @@ def chi1(sigma_w2: float, sigma_b2: float = 0.0, activation: str = "tanh") -> fl
 def critical_sigma_w2(activation: str = "tanh", sigma_b2: float = 0.0) -> float:
     """σ_w² on the order-to-chaos line χ₁ = 1 at a given σ_b² (tanh: 1 at σ_b²=0; ReLU: 2)."""
     return float(optimize.brentq(lambda s: math.log(chi1(s, sigma_b2, activation)), 1e-3, 1e3, xtol=1e-10))
+
+
+def mean_field_chis(sigma_w2: float, sigma_b2: float, activation: str, q0, depth: int) -> np.ndarray:
+    """Mean-field per-layer χ₁ˡ = σ_w² E[φ'(√qˡ z)²] (l = 1 … depth) of an input with q0 = ‖x‖²/n_in.
+
+    The pre-activation variance starts at q¹ = σ_w² q0 + σ_b² and follows the length map
+    qˡ⁺¹ = σ_w² E[φ(√qˡ z)²] + σ_b² (it reaches q* only after a few layers, so a shallow net's gains are
+    the transient's).  ``q0`` may be an array (one per input): the result is then (len(q0), depth).
+    The predictions of λ₀ and σ at initialisation are the means of ½ ln χ₁ˡ and χ₁ˡ (Fig. 11.2).
+    """
+    phi, dphi, _ = _mf(activation)
+    if sigma_w2 <= 0 or sigma_b2 < 0 or depth < 1:
+        raise ValueError(f"need sigma_w2 > 0, sigma_b2 >= 0 and depth >= 1, got {sigma_w2}, {sigma_b2}, {depth}")
+    q0 = np.asarray(q0, dtype=float)
+    if np.any(q0 < 0) or not np.all(np.isfinite(q0)):
+        raise ValueError("q0 = |x|^2 / n_in must be finite and >= 0")
+    q = sigma_w2 * q0.ravel() + sigma_b2
+    out = []
+    for _ in range(depth):
+        h = np.sqrt(q)[:, None] * _Z[None, :]
+        out.append(sigma_w2 * (dphi(h) ** 2) @ _WZ)
+        q = sigma_w2 * (phi(h) ** 2) @ _WZ + sigma_b2
+    chis = np.stack(out, 1)
+    return chis.reshape(q0.shape + (depth,))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -191,8 +221,10 @@ def dynamic_range(intensities, response, lo: float = 0.1, hi: float = 0.9) -> fl
     return float(10 * (cross(hi) - cross(lo)) / math.log(10))
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class CriticalityMetrics:
+    """λ₀, σ and Δ of one network on one set of inputs (:func:`measure`)."""
+
     lyapunov: float              # λ₀ (nats per layer)
     branching: float             # σ
     dynamic_range: float         # Δ (dB)
@@ -236,15 +268,6 @@ class CriticalityPenalty:
 
 
 # ------------------------------------------------------------------------------------------------
-# over training: a checkpoint probe (Fig. 11.4)
-# ------------------------------------------------------------------------------------------------
-
-
-
-
-
-
-# ------------------------------------------------------------------------------------------------
 # relations to chapters 6 and 7 (Fig. 11.5)
 # ------------------------------------------------------------------------------------------------
 def correlation_frobenius(activity: np.ndarray) -> np.ndarray:
@@ -280,11 +303,22 @@ def noisy_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, level: fl
     return evaluate(model, x + noise, y)[1]
 
 
+# ------------------------------------------------------------------------------------------------
+# model collapse: training on the previous generation's labels (Fig. 11.7)
+# ------------------------------------------------------------------------------------------------
+LABEL_MODES = ("argmax", "sample")
 
 
-
-
-
-
-
-
+@torch.no_grad()
+def generated_labels(model: nn.Module, x: torch.Tensor, mode: str = "sample", seed: int = 0) -> torch.Tensor:
+    """The labels a trained classifier generates for inputs ``x``: its predictions (``"argmax"``) or
+    one draw per input from its softmax (``"sample"``, generator seeded by ``seed``) — the data the
+    next generation trains on in the model-collapse experiment."""
+    if mode not in LABEL_MODES:
+        raise ValueError(f"unknown label mode {mode!r}; choose one of {', '.join(LABEL_MODES)}")
+    with evaluating(model):
+        logits = model(x)
+    if mode == "argmax":
+        return logits.argmax(1)
+    probs = torch.softmax(logits.double(), 1).cpu()
+    return torch.multinomial(probs, 1, generator=torch.Generator().manual_seed(seed)).squeeze(1).to(x.device)
