@@ -137,3 +137,32 @@ def test_bad_input_is_rejected():
         ccg.CCGParams(ablation="none").validate()
     with pytest.raises(ValueError, match="do not add up"):
         ccg.split_activity(np.zeros((3, 5)), [2, 2])
+
+
+def test_growth_has_no_cap_and_keeps_every_input_above_the_relative_threshold():
+    """Ten equally informative inputs to one output: all ten are grown and each is needed (the old cap
+    kept three)."""
+    rng = np.random.default_rng(0)
+    n, h = 400, 10
+    y = rng.integers(0, 2, n)
+    a0 = rng.normal(size=(n, h)) + 0.8 * y[:, None] + 3      # every hidden neuron carries part of the task
+    layers = ccg.Layers([(np.eye(h), np.zeros(h)), (np.vstack([np.zeros(h), np.ones(h)]), np.zeros(2))], nn.ReLU())
+    acts = ccg.forward_layers(layers, a0)
+    g = ccg.extract_ccg(layers, acts, y, 1, ccg.CCGParams(keep=1.0))
+    assert g.n_edges == h and g.n_vertices == h + 1
+
+
+def test_calibration_recovers_planted_logistic_and_scores_the_task():
+    rng = np.random.default_rng(0)
+    s = rng.normal(size=20_000) * 2
+    y = rng.random(s.size) < 1 / (1 + np.exp(-(1.5 * s - 0.5)))
+    cal = ccg.calibrate(s, y)
+    # balanced weighting shifts the intercept by the log prior odds; the slope is recovered
+    assert cal.a == pytest.approx(1.5, rel=0.05)
+    prior = np.log(y.mean() / (1 - y.mean()))
+    assert cal.b == pytest.approx(-0.5 - prior, abs=0.05)
+    sc = ccg.score_task(s, y, cal)
+    assert sc.auc == pytest.approx(ccg.auc(s, y)) and 0.5 < sc.balanced_acc < 1
+    np.testing.assert_allclose(sc.loss_per_sample, -np.log(cal(s[y])))
+    with pytest.raises(ValueError, match="inside and outside"):
+        ccg.calibrate(s, np.ones(s.size, bool))

@@ -25,7 +25,7 @@ def test_time_weights_and_trajectory_variance():
     steps = np.array([0, 1, 2, 5, 9, 10, 100, 1000])
     w = (steps >= 10).astype(float)[:, None]
     st = cs.trajectory_stats(steps, w, window=4)
-    assert st["disp"][0] == 1.0 and 0.0 < st["var"][0] < 0.02   # mostly at 1: tiny time-averaged variance
+    assert st.disp[0] == 1.0 and 0.0 < st.var[0] < 0.02   # mostly at 1: tiny time-averaged variance
     with pytest.raises(ValueError, match="increasing"):
         cs.time_weights([0, 2, 1])
 
@@ -113,6 +113,24 @@ def test_classify_and_remove_connections():
 def test_assess_tail_planted():
     heavy = cs.assess_tail(fitting.sample_pareto(2.5, 5000, seed=0))
     light = cs.assess_tail(np.random.default_rng(0).exponential(size=5000))
-    assert heavy["heavy_tailed"] and abs(heavy["alpha"] - 2.5) < 0.2
-    assert light["heavy_tailed"] is False
-    assert cs.assess_tail(np.ones(10))["heavy_tailed"] is None
+    assert heavy.heavy_tailed and heavy.power_law and abs(heavy.alpha - 2.5) < 0.2 and heavy.reading == "power law"
+    assert light.heavy_tailed is False and light.power_law is False and light.reading == "not heavy tailed"
+    none = cs.assess_tail(np.ones(10))
+    assert none.heavy_tailed is None and none.reading == "no fit" and none.error
+
+
+def test_assess_tail_lognormal_is_not_called_a_power_law():
+    # a broad log-normal beats the exponential but the log-normal wins over the power law
+    x = np.random.default_rng(2).lognormal(0.0, 1.0, 20_000)
+    t = cs.assess_tail(x, seed=0)
+    assert t.heavy_tailed and t.lognormal_wins and not t.power_law
+    assert t.reading == "log-normal (heavier than exponential)"
+
+
+def test_layer_weights_rescaled_by_fan_in():
+    torch.manual_seed(0)
+    model = MLP((16, 4, 3))
+    raw, scaled = cs.layer_weights(model), cs.layer_weights(model, rescale=True)
+    assert [w.size for w in raw] == [64, 12]
+    np.testing.assert_allclose(scaled[0], raw[0] * 4.0)
+    np.testing.assert_allclose(scaled[1], raw[1] * 2.0)

@@ -31,9 +31,10 @@ def test_stationary_tail_follows_mean_field_exponent():
 
 def test_alpha_vs_pc_fits_a_line_in_inverse_pc():
     out = rd.alpha_vs_pc((0.3, 0.5, 0.9), SMALL, n_fit=50_000)
-    assert out["alpha"][0] > out["alpha"][-1]
-    assert 0.5 < out["slope"] < 1.5           # theory slope 1
-    assert set(out["weights"]) == {0.3, 0.5, 0.9}
+    assert out.alpha[0] > out.alpha[-1]
+    assert 0.5 < out.slope < 1.5              # theory slope 1
+    assert out.slope_se > 0 and not out.at_bound.any()
+    assert set(out.weights) == {0.3, 0.5, 0.9} and "weights" not in out.as_dict()
 
 
 def test_bad_input_is_rejected():

@@ -10,11 +10,11 @@ inputs are not neurons):
    ``|d'_i| ≥ snr_min`` are the task's candidate critical neurons (excitatory or suppressive);
 2. **growing** — from the task's output neuron backwards, layer by layer: an edge j→k carries the
    task signal ``c_jk = s_k W_kj Δ_j`` (Δ_j = μ_j(T) − μ_j(¬T), s_k = sign Δ_k, +1 for the output);
-   every vertex k keeps its at most ``k_grow`` candidate inputs with ``c_jk > 0`` and
-   ``c_jk ≥ rel_min · max_j c_jk``; the added neurons are the next frontier;
-3. **pruning** — greedily remove the edge whose removal hurts least (dangling vertices go with it)
-   while the CCG-only network (all other neuron→neuron weights masked; input→first-layer weights
-   kept) still separates T from ¬T with ``AUC ≥ keep × AUC(grown graph)``.
+   every vertex k keeps every candidate input with ``c_jk > 0`` and ``c_jk ≥ rel_min · max_j c_jk``
+   (a relative threshold; no cap on the number of inputs); the added neurons are the next frontier;
+3. **pruning** — one pass over the edges, weakest signal ``c_jk`` first: an edge is removed (dangling
+   vertices go with it) when the CCG-only network (all other neuron→neuron weights masked;
+   input→first-layer weights kept) still separates T from ¬T with ``AUC ≥ keep × AUC(grown graph)``.
 
 N_V counts the CCG's neurons (output included), N_E its neuron→neuron edges.
 
@@ -44,13 +44,13 @@ from critnotes.analysis.layers import feedforward
 
 __all__ = ["CCGParams", "CCG", "Layers", "network_layers", "forward_layers", "split_activity", "task_snr",
            "extract_ccg", "extract_all", "ccg_output", "layer_means", "auc", "union_masks", "masked_model",
-           "feature_map", "membership_order", "coupling_cost", "aging_fit", "overlap"]
+           "feature_map", "membership_order", "coupling_cost", "aging_fit", "overlap", "Calibration", "calibrate",
+           "TaskScore", "score_task"]
 
 
 @dataclasses.dataclass(frozen=True)
 class CCGParams:
     snr_min: float = 0.5     # clustering: candidate neurons need |d'| >= snr_min
-    k_grow: int = 3          # growing: at most this many inputs kept per vertex
     rel_min: float = 0.25    # growing: keep inputs carrying >= rel_min x the vertex's strongest signal
     keep: float = 0.98       # pruning: the pruned graph keeps AUC >= keep x AUC of the grown graph
     ablation: str = "mean"   # masked inputs contribute their mean ("mean") or nothing ("zero")
@@ -58,8 +58,8 @@ class CCGParams:
     def validate(self) -> "CCGParams":
         if self.ablation not in ("mean", "zero"):
             raise ValueError(f"ablation must be 'mean' or 'zero', got {self.ablation!r}")
-        if self.snr_min < 0 or self.k_grow < 1 or not 0 <= self.rel_min <= 1 or not 0 < self.keep <= 1:
-            raise ValueError(f"need snr_min >= 0, k_grow >= 1, 0 <= rel_min <= 1, 0 < keep <= 1; got {self}")
+        if self.snr_min < 0 or not 0 < self.rel_min <= 1 or not 0 < self.keep <= 1:
+            raise ValueError(f"need snr_min >= 0, 0 < rel_min <= 1, 0 < keep <= 1; got {self}")
         return self
 
 
@@ -230,7 +230,7 @@ def extract_ccg(layers: Layers, acts: list[np.ndarray], labels, task: int,
         raise ValueError(f"task {task} is not an output neuron (0 … {layers[-1][0].shape[0] - 1})")
     deltas, snrs = task_snr(acts, labels, task)
     on = np.asarray(labels) == task
-    edges, frontier, sign = [], [task], {task: 1.0}
+    edges, signal, frontier, sign = [], {}, [task], {task: 1.0}
     for layer in range(n_l - 1, 0, -1):                       # growing, output side first
         w = layers[layer][0]
         cand = np.flatnonzero(np.abs(snrs[layer - 1]) >= params.snr_min)
@@ -239,26 +239,28 @@ def extract_ccg(layers: Layers, acts: list[np.ndarray], labels, task: int,
             if not cand.size:
                 break
             c = sign[k] * w[k, cand] * deltas[layer - 1][cand]
-            order = np.argsort(-c)[: params.k_grow]
-            best = c[order[0]]
-            for o in order:
-                if best > 0 and c[o] > 0 and c[o] >= params.rel_min * best:
-                    j = int(cand[o])
-                    edges.append((layer, j, k))
-                    new[j] = float(np.sign(deltas[layer - 1][j]) or 1.0)
+            best = c.max()
+            for o in np.flatnonzero((c > 0) & (c >= params.rel_min * best)):
+                j = int(cand[o])
+                edges.append((layer, j, k))
+                signal[(layer, j, k)] = float(c[o])
+                new[j] = float(np.sign(deltas[layer - 1][j]) or 1.0)
         frontier, sign = list(new), new
     e = _drop_dangling(np.array(edges, dtype=int).reshape(-1, 3), n_l, task)
     means = layer_means(acts) if params.ablation == "mean" else None
     score = lambda ed: auc(ccg_output(layers, acts[0], ed, task, means), on)  # noqa: E731
     auc_grown = score(e) if len(e) else 0.5
     current = auc_grown
-    while len(e) > 1:                                        # pruning
-        trials = [_drop_dangling(np.delete(e, i, axis=0), n_l, task) for i in range(len(e))]
-        scores = [score(t) if len(t) else 0.5 for t in trials]
-        best = int(np.argmax(scores))
-        if scores[best] < params.keep * auc_grown:
+    for edge in sorted(map(tuple, e.tolist()), key=lambda x: signal[x]):     # pruning, weakest signal first
+        if len(e) <= 1:
             break
-        e, current = trials[best], scores[best]
+        i = np.flatnonzero((e == edge).all(1))
+        if not i.size:                                       # already gone with a dangling vertex
+            continue
+        trial = _drop_dangling(np.delete(e, i, axis=0), n_l, task)
+        s = score(trial) if len(trial) else 0.5
+        if s >= params.keep * auc_grown:
+            e, current = trial, s
     return CCG(task=task, edges=e, n_layers=n_l, auc=float(current), auc_grown=float(auc_grown))
 
 
@@ -365,3 +367,56 @@ def overlap(a_in, a_out, bins: int = 50) -> float:
     p, _ = np.histogram(a_in, edges, density=True)
     q, _ = np.histogram(a_out, edges, density=True)
     return float(np.sum(np.minimum(p, q) * np.diff(edges)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Calibration:
+    """Class-balanced Platt scaling ``p(T | x) = σ(a·score + b)``: fitted so that T and ¬T weigh equally,
+    hence ``p ≥ 1/2`` is the balanced decision."""
+
+    a: float
+    b: float
+
+    def __call__(self, score) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(self.a * np.asarray(score, float) + self.b)))
+
+
+def calibrate(score, positive) -> Calibration:
+    """Fit :class:`Calibration` to ``score`` (one CCG's output logit) for ``positive`` (x ∈ T) by
+    minimising the class-balanced cross-entropy (Fig 5e; makes the CCGs' outputs comparable)."""
+    from scipy.optimize import minimize
+
+    s = np.asarray(score, float)
+    y = np.asarray(positive, bool)
+    if y.all() or not y.any():
+        raise ValueError("calibration needs samples inside and outside the task")
+    sd = s.std() or 1.0
+    w = np.where(y, 0.5 / y.sum(), 0.5 / (~y).sum())
+
+    def loss(theta):
+        z = theta[0] * (s - s.mean()) / sd + theta[1]
+        return float(np.sum(w * (np.logaddexp(0, -z) * y + np.logaddexp(0, z) * ~y)))
+
+    a, b = minimize(loss, np.zeros(2), method="BFGS").x
+    return Calibration(a=float(a / sd), b=float(b - a * s.mean() / sd))
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskScore:
+    """One output scored on its own task T vs ¬T (Fig 5e): ``auc``, ``balanced_acc`` (calibrated p ≥ 1/2),
+    ``loss_on_task`` (mean −ln p(T|x) over x ∈ T) and ``loss_per_sample`` (−ln p(T|x) for x ∈ T, Fig 5d)."""
+
+    auc: float
+    balanced_acc: float
+    loss_on_task: float
+    loss_per_sample: np.ndarray
+
+
+def score_task(score, positive, calibration: Calibration) -> TaskScore:
+    """:class:`TaskScore` of an output ``score`` for ``positive`` with a fitted :class:`Calibration`."""
+    y = np.asarray(positive, bool)
+    p = np.clip(calibration(score), 1e-12, 1 - 1e-12)
+    pred = p >= 0.5
+    bal = 0.5 * (pred[y].mean() + (~pred[~y]).mean())
+    per = -np.log(p[y])
+    return TaskScore(auc=auc(score, y), balanced_acc=float(bal), loss_on_task=float(per.mean()), loss_per_sample=per)

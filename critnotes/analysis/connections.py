@@ -10,8 +10,10 @@ Everything is computed from the shared paper-003 run (:func:`critnotes.training.
 * :func:`connection_table` / :func:`classify_connections` — critical (C_ij ≥ c_th between the two
   neurons at the end), non-critical and redundant (critical at the transition, not at the end)
   connections, and :func:`remove_connections` (Fig 4l);
-* :func:`assess_tail` — the MLE power-law fit with model comparison of :mod:`critnotes.analysis.fitting`,
-  and the verdict "heavy tailed" (the power law beats the exponential significantly).
+* :func:`assess_tail` — the MLE power-law fit with model comparison of :mod:`critnotes.analysis.fitting`:
+  "heavy tailed" (the power law beats the exponential significantly) and "power-law tailed" (heavy
+  tailed, and the log-normal does not beat the power law);
+* :func:`layer_weights` — each Linear layer's weights, raw or fan-in rescaled (per-layer tails, Fig 4b).
 """
 from __future__ import annotations
 
@@ -27,9 +29,9 @@ from critnotes.analysis import fitting, graphs
 from critnotes.analysis.layers import find_layers, trainable_parameters
 from critnotes.analysis.losses import loss_per_sample, per_sample_losses
 
-__all__ = ["abs_correlations", "time_weights", "trajectory_stats", "irreversibility",
+__all__ = ["abs_correlations", "time_weights", "trajectory_stats", "TrajectoryStats", "irreversibility",
            "acf_decay", "param_subset", "gradient_matrices", "connection_table", "classify_connections",
-           "remove_connections", "assess_tail", "ConnectionTable"]
+           "remove_connections", "assess_tail", "TailAssessment", "layer_weights", "ConnectionTable"]
 
 
 
@@ -106,14 +108,40 @@ def acf_decay(traj: np.ndarray) -> np.ndarray:
     return out
 
 
-def trajectory_stats(steps, traj: np.ndarray, window: int = 8) -> dict:
-    """Per coordinate (columns of ``traj``): time-averaged Var(w) (Fig 4e), w_T, w_T − w_0, the
-    irreversibility R (Fig 4i) and the autocorrelation decay lag."""
+@dataclasses.dataclass(frozen=True)
+class TrajectoryStats:
+    """Per coordinate (one entry per trajectory column): time-averaged Var(w) (Fig 4e), w_T, w_T − w_0,
+    the irreversibility R (Fig 4i) and the autocorrelation decay lag."""
+
+    var: np.ndarray
+    w_T: np.ndarray
+    disp: np.ndarray
+    R: np.ndarray
+    acf_decay: np.ndarray
+
+    def select(self, mask) -> "TrajectoryStats":
+        """The same statistics for the coordinates in ``mask`` (boolean or index array)."""
+        return TrajectoryStats(*(getattr(self, f.name)[mask] for f in dataclasses.fields(self)))
+
+
+def trajectory_stats(steps, traj: np.ndarray, window: int = 8) -> TrajectoryStats:
+    """:class:`TrajectoryStats` of the columns of ``traj`` (n_ckpt, P) at checkpoints ``steps``."""
     x = np.asarray(traj, dtype=float)
     tw = time_weights(steps)[:, None]
     mean = (tw * x).sum(0)
-    return {"var": (tw * (x - mean) ** 2).sum(0), "w_T": x[-1], "disp": x[-1] - x[0],
-            "R": irreversibility(x, window), "acf_decay": acf_decay(x)}
+    return TrajectoryStats(var=(tw * (x - mean) ** 2).sum(0), w_T=x[-1], disp=x[-1] - x[0],
+                           R=irreversibility(x, window), acf_decay=acf_decay(x))
+
+
+def layer_weights(model: nn.Module, rescale: bool = False) -> list[np.ndarray]:
+    """Each Linear layer's weight entries (input side first), flat; ``rescale`` multiplies them by
+    sqrt(fan_in), which removes the layer-to-layer scale set by the initialisation (Kaiming: w ∝
+    1/sqrt(fan_in)) so that a pooled tail is not a mixture of scales."""
+    out = []
+    for m in find_layers(model).values():
+        w = m.weight.detach().cpu().double().numpy()
+        out.append((w * np.sqrt(w.shape[1]) if rescale else w).ravel())
+    return out
 
 
 def param_subset(model: nn.Module, n_per_layer: int, seed: int = 0) -> np.ndarray:
@@ -214,21 +242,89 @@ def remove_connections(model: nn.Module, flat_idx, x: torch.Tensor, y: torch.Ten
     return per_sample_losses(pruned, x, y, loss).numpy()
 
 
-def assess_tail(samples, max_samples: int | None = 100_000, seed: int = 0, p_threshold: float = 0.1) -> dict:
-    """MLE power-law fit of |samples| with likelihood-ratio tests (:func:`critnotes.analysis.fitting.fit_powerlaw`).
+@dataclasses.dataclass(frozen=True)
+class TailAssessment:
+    """A tail fit of |samples| and its readings (:func:`assess_tail`); ``error`` set (and the fit
+    fields ``None``) when there were too few tail points to fit."""
 
-    ``heavy_tailed`` is True when the power law beats the exponential significantly (R > 0, p <
-    ``p_threshold``): a tail heavier than exponential.  ``reading`` is the CSN verdict (power_law /
-    lognormal / exponential / undecided).  Too few tail points → ``{"error": …}`` instead of a fit.
-    """
+    n: int
+    alpha: float | None = None
+    alpha_se: float | None = None
+    xmin: float | None = None
+    xmax: float | None = None
+    ks: float | None = None
+    n_tail: int | None = None
+    R_vs_exponential: float | None = None
+    p_vs_exponential: float | None = None
+    R_vs_lognormal: float | None = None
+    p_vs_lognormal: float | None = None
+    at_bound: bool = False
+    p_threshold: float = 0.1
+    error: str | None = None
+
+    @property
+    def fitted(self) -> bool:
+        return self.error is None
+
+    @property
+    def decades(self) -> float | None:
+        """log10(x_max / x_min): the range the tail fit covers."""
+        return None if not self.fitted else float(np.log10(self.xmax / self.xmin))
+
+    @property
+    def heavy_tailed(self) -> bool | None:
+        """Heavier than exponential: the power law beats the exponential significantly."""
+        if not self.fitted:
+            return None
+        return bool(self.R_vs_exponential > 0 and self.p_vs_exponential < self.p_threshold)
+
+    @property
+    def lognormal_wins(self) -> bool | None:
+        """The log-normal beats the power law significantly."""
+        if not self.fitted:
+            return None
+        return bool(self.R_vs_lognormal < 0 and self.p_vs_lognormal < self.p_threshold)
+
+    @property
+    def power_law(self) -> bool | None:
+        """Power-law tailed: heavy tailed, not at the search bound, and not beaten by the log-normal."""
+        if not self.fitted:
+            return None
+        return bool(self.heavy_tailed and not self.lognormal_wins and not self.at_bound)
+
+    @property
+    def reading(self) -> str:
+        """In words: "power law", "log-normal (heavier than exponential)", "heavier than exponential",
+        "not heavy tailed", "at search bound" or "no fit"."""
+        if not self.fitted:
+            return "no fit"
+        if self.at_bound:
+            return "at search bound"
+        if self.power_law:
+            return "power law"
+        if self.heavy_tailed:
+            return "log-normal (heavier than exponential)" if self.lognormal_wins else "heavier than exponential"
+        return "not heavy tailed"
+
+    def as_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d.update(heavy_tailed=self.heavy_tailed, power_law=self.power_law, reading=self.reading,
+                 decades=self.decades)
+        return d
+
+
+def assess_tail(samples, max_samples: int | None = 100_000, seed: int = 0, p_threshold: float = 0.1) -> TailAssessment:
+    """MLE power-law fit of |samples| with likelihood-ratio tests against the exponential and the
+    log-normal (:func:`critnotes.analysis.fitting.fit_powerlaw`), as a :class:`TailAssessment`
+    (Fig 4 tails).  Too few tail points → ``error`` set instead of a fit."""
     x = np.abs(np.asarray(samples, dtype=float).ravel())
     try:
         fit = fitting.fit_powerlaw(x, alpha_range=(1.0, 12.0), max_samples=max_samples, seed=seed)
     except ValueError as exc:
-        return {"error": str(exc), "heavy_tailed": None, "n": int(x.size)}
+        return TailAssessment(n=int(x.size), error=str(exc), p_threshold=p_threshold)
     r_exp, p_exp = fit.comparisons["exponential"]
     r_ln, p_ln = fit.comparisons["lognormal"]
-    return {"alpha": fit.alpha, "alpha_se": fit.alpha_se, "xmin": fit.xmin, "ks": fit.ks, "n_tail": fit.n_tail,
-            "n": fit.n_total, "R_vs_exponential": r_exp, "p_vs_exponential": p_exp, "R_vs_lognormal": r_ln,
-            "p_vs_lognormal": p_ln, "reading": fit.favoured(p_threshold),
-            "heavy_tailed": bool(r_exp > 0 and p_exp < p_threshold)}
+    return TailAssessment(n=fit.n_total, alpha=fit.alpha, alpha_se=fit.alpha_se, xmin=fit.xmin,
+                          xmax=float(x.max()), ks=fit.ks, n_tail=fit.n_tail, R_vs_exponential=r_exp,
+                          p_vs_exponential=p_exp, R_vs_lognormal=r_ln, p_vs_lognormal=p_ln,
+                          at_bound=fit.at_bound, p_threshold=p_threshold)

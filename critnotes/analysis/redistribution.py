@@ -24,7 +24,7 @@ import numpy as np
 
 from critnotes.analysis import fitting
 
-__all__ = ["RedistributionConfig", "simulate", "stationary_alpha", "alpha_vs_pc", "PAPER_SLOPE",
+__all__ = ["RedistributionConfig", "simulate", "stationary_alpha", "alpha_vs_pc", "AlphaVsPc", "PAPER_SLOPE",
            "THEORY_SLOPE"]
 
 #: paper 003 Fig 4k: α = 1 + 0.6 / P_C (for P_C > 0.2)
@@ -97,12 +97,35 @@ def stationary_alpha(weights: np.ndarray, n_fit: int | None = 200_000, seed: int
     return fitting.fit_powerlaw(w[w > 0], alpha_range=(1.0, 12.0), max_samples=n_fit, seed=seed)
 
 
+@dataclasses.dataclass(frozen=True)
+class AlphaVsPc:
+    """α(P_C) of the model and the line ``α = intercept + slope / P_C`` over ``P_C > pc_min`` (Fig 4k).
+
+    ``weights`` maps each P_C to its pooled positive stationary weights (at most ``n_fit``, for figures)."""
+
+    p_c: np.ndarray
+    alpha: np.ndarray
+    alpha_se: np.ndarray
+    xmin: np.ndarray
+    at_bound: np.ndarray
+    slope: float
+    slope_se: float
+    intercept: float
+    r2: float
+    pc_min: float
+    weights: dict = dataclasses.field(repr=False, compare=False)
+    paper_slope: float = PAPER_SLOPE
+    theory_slope: float = THEORY_SLOPE
+
+    def as_dict(self) -> dict:
+        """The fields without the weights (JSON)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "weights"}
+
+
 def alpha_vs_pc(p_values, base: RedistributionConfig = RedistributionConfig(), pc_min: float = 0.2,
-                n_fit: int | None = 200_000) -> dict:
-    """α(P_C) by MLE for each ``p_values`` and the line ``α = a + b / P_C`` fitted (least squares) on
-    the points with ``P_C > pc_min`` (paper 003 Fig 4k).  Returns ``{"p_c", "alpha", "alpha_se", "xmin",
-    "slope", "intercept", "r2", "paper_slope", "theory_slope", "pc_min", "weights"}`` where ``weights``
-    maps each P_C to its pooled positive stationary weights (at most ``n_fit``, for figures)."""
+                n_fit: int | None = 200_000) -> AlphaVsPc:
+    """α(P_C) by MLE for each ``p_values`` and the least-squares line ``α = a + b / P_C`` on the points
+    with ``P_C > pc_min`` (paper 003 Fig 4k), as an :class:`AlphaVsPc`."""
     p = np.asarray(sorted(p_values), dtype=float)
     if (p > pc_min).sum() < 2:
         raise ValueError(f"need at least two P_C values above {pc_min} to fit the α–1/P_C line, got {p.tolist()}")
@@ -116,7 +139,7 @@ def alpha_vs_pc(p_values, base: RedistributionConfig = RedistributionConfig(), p
     alpha = np.array([f.alpha for f in fits])
     sel = p > pc_min
     line = fitting.linear_fit(1.0 / p[sel], alpha[sel])
-    return {"p_c": p, "alpha": alpha, "alpha_se": np.array([f.alpha_se for f in fits]),
-            "xmin": np.array([f.xmin for f in fits]), "slope": line.slope, "intercept": line.intercept,
-            "r2": line.r2,
-            "paper_slope": PAPER_SLOPE, "theory_slope": THEORY_SLOPE, "pc_min": pc_min, "weights": weights}
+    return AlphaVsPc(p_c=p, alpha=alpha, alpha_se=np.array([f.alpha_se for f in fits]),
+                     xmin=np.array([f.xmin for f in fits]), at_bound=np.array([f.at_bound for f in fits]),
+                     slope=line.slope, slope_se=line.stderr, intercept=line.intercept, r2=line.r2, pc_min=pc_min,
+                     weights=weights)
