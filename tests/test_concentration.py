@@ -105,6 +105,10 @@ def test_paper_boundary_and_fit():
     fit = conc.fit_boundary(lm, lg, converged)
     assert len(fit.points) >= 3
     assert fit.coef[0] > 0        # U-shaped
+    # planted parabola through exact points: recovered, with standard errors ~ 0
+    g = np.array([-10.0, -9.0, -8.0, -7.0, -6.0])
+    exact = conc.fit_boundary(np.r_[conc.phi_paper(g) - 0.1, conc.phi_paper(g) + 0.1], np.r_[g, g], [False] * 5 + [True] * 5)
+    assert np.allclose(exact.coef, [0.5, 7.7, 0.5 * 7.7 ** 2 + 2.5], atol=1e-6) and max(exact.coef_se) < 1e-6
 
 
 def test_jump_threshold_splits_two_groups():

@@ -388,12 +388,13 @@ class BoundaryFit:
 
     points: tuple[tuple[float, float], ...]
     coef: tuple[float, float, float] | None
+    coef_se: tuple[float, float, float] | None = None    # least-squares standard errors (>= 4 points)
 
 
 def fit_boundary(ln_m, ln_gamma, converged) -> BoundaryFit:
     """Our boundary: per γ the midpoint (in ln M) between the largest unconverged M below the smallest
     converged M and that M; a least-squares parabola ln M = c₂(ln γ)² + c₁ ln γ + c₀ through these points
-    when there are >= 3.  Returns the points and coefficients (highest power first; None if < 3 points)."""
+    when there are >= 3, with standard errors from >= 4 (s² (XᵀX)⁻¹, s² = RSS/(n − 3))."""
     ln_m, ln_gamma = np.asarray(ln_m, float), np.asarray(ln_gamma, float)
     conv = np.asarray(converged, bool)
     pts = []
@@ -406,11 +407,16 @@ def fit_boundary(ln_m, ln_gamma, converged) -> BoundaryFit:
         below = ms[(~cs) & (ms < m_conv)]
         if below.size:
             pts.append((float(g), float(0.5 * (below.max() + m_conv))))
-    coef = None
+    coef = se = None
     if len(pts) >= 3:
         p = np.array(pts)
-        coef = tuple(float(c) for c in np.polyfit(p[:, 0], p[:, 1], 2))
-    return BoundaryFit(tuple(pts), coef)
+        X = np.vander(p[:, 0], 3)
+        c, *_ = np.linalg.lstsq(X, p[:, 1], rcond=None)
+        coef = tuple(float(v) for v in c)
+        if len(pts) >= 4:
+            s2 = float(np.sum((p[:, 1] - X @ c) ** 2)) / (len(pts) - 3)
+            se = tuple(float(v) for v in np.sqrt(np.diag(s2 * np.linalg.pinv(X.T @ X))))
+    return BoundaryFit(tuple(pts), coef, se)
 
 
 @dataclasses.dataclass(frozen=True)
