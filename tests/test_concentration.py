@@ -59,13 +59,13 @@ def test_eq1_bound_holds_by_sampling():
     rng = np.random.default_rng(3)
     x = rng.lognormal(-2, 1.5, 8000)
     chk = conc.batch_bound_check(x, b=0.1, batch_size=64, n_batches=20000)
-    assert 0 < chk["p_with"] <= chk["bound"] < 1
+    assert 0 < chk.p_with <= chk.bound < 1
 
 
 def test_moments_and_concentration_curve():
     x = np.array([1.0, 2.0, 3.0, 4.0])
     m = conc.loss_moments(x)
-    assert m["mean"] == 2.5 and m["var"] == pytest.approx(1.25) and m["eps"] == pytest.approx(0.2)
+    assert m.mean == 2.5 and m.var == pytest.approx(1.25) and m.eps == pytest.approx(0.2)
     assert conc.concentration_curve(x, [0.5, 2.0, 4.0, 5.0]).tolist() == [1.0, 0.75, 0.25, 0.0]
 
 
@@ -83,7 +83,7 @@ def test_family_switch_finds_planted_change():
     steps = [1, 10, 100, 1000]
     data = [rng.lognormal(0.8, 0.1, 3000), rng.lognormal(0.5, 0.1, 3000),
             1e-3 * (1 - rng.random(3000)) ** (-1 / 1.5), 1e-4 * (1 - rng.random(3000)) ** (-1 / 1.5)]
-    assert conc.family_switch(steps, data)["t_switch"] == 100
+    assert conc.family_switch(steps, data).t_switch == 100
 
 
 def test_turnaround_at_minimum_of_entropy():
@@ -91,8 +91,8 @@ def test_turnaround_at_minimum_of_entropy():
     mean = 2.0 * t ** -0.5
     ds = np.exp((np.log(t) - np.log(1e3)) ** 2 / 4)  # falls until t = 10³, then rises
     res = conc.turnaround_time(t, mean, ds)
-    assert res["t"] == pytest.approx(1e3, rel=0.4)
-    assert conc.turnaround_time(t, mean, 1 / t)["t"] is None
+    assert res.t == pytest.approx(1e3, rel=0.4)
+    assert conc.turnaround_time(t, mean, 1 / t).t is None
 
 
 def test_paper_boundary_and_fit():
@@ -103,8 +103,12 @@ def test_paper_boundary_and_fit():
     lm = np.tile(np.linspace(2, 12, 6), 8)
     converged = lm > conc.phi_paper(lg)
     fit = conc.fit_boundary(lm, lg, converged)
-    assert len(fit["points"]) >= 3
-    assert fit["coef"][0] > 0        # U-shaped
+    assert len(fit.points) >= 3
+    assert fit.coef[0] > 0        # U-shaped
+    # planted parabola through exact points: recovered, with standard errors ~ 0
+    g = np.array([-10.0, -9.0, -8.0, -7.0, -6.0])
+    exact = conc.fit_boundary(np.r_[conc.phi_paper(g) - 0.1, conc.phi_paper(g) + 0.1], np.r_[g, g], [False] * 5 + [True] * 5)
+    assert np.allclose(exact.coef, [0.5, 7.7, 0.5 * 7.7 ** 2 + 2.5], atol=1e-6) and max(exact.coef_se) < 1e-6
 
 
 def test_jump_threshold_splits_two_groups():
@@ -121,8 +125,8 @@ def test_pick_connections_skips_silent_neurons():
     c[1, 4] = c[4, 1] = 0.01
     c[2, 2] = 0.0                    # silent hidden-1 neuron
     picks = conc.pick_connections(c, [3, 2, 0])
-    assert picks["critical"][:2] == (0, 0)        # hidden-1 neuron 0 → hidden-2 neuron 0 (column 3)
-    assert picks["noncritical"][:2] == (1, 1)
+    assert picks.critical[:2] == (0, 0)        # hidden-1 neuron 0 → hidden-2 neuron 0 (column 3)
+    assert picks.noncritical[:2] == (1, 1)
 
 
 def test_delta_s_and_criterion_by_hand_on_two_losses():
@@ -132,7 +136,7 @@ def test_delta_s_and_criterion_by_hand_on_two_losses():
     hand = math.log(2) + a * math.log(a) + (1 - a) * math.log(1 - a)
     assert conc.quasi_thermal_entropy([0.0, 1.0], 0.25).delta_s == pytest.approx(hand, rel=1e-9)
     ser = conc.criterion_series([1], [np.array([0.0, 1.0])], 0.25)
-    assert ser["crit"][0] == pytest.approx(math.log(0.5 / hand), rel=1e-9)
+    assert ser.crit[0] == pytest.approx(math.log(0.5 / hand), rel=1e-9)
 
 
 def test_delta_s_grows_as_losses_concentrate():
@@ -141,3 +145,30 @@ def test_delta_s_grows_as_losses_concentrate():
     z = rng.standard_normal(5000)
     wide, narrow = (conc.quasi_thermal_entropy(1.0 + s * z - (s * z).min(), 0.05).delta_s for s in (0.3, 0.1))
     assert narrow > 2 * wide
+
+
+def test_absolute_reading_gives_the_lower_tail_rate_below_the_mean():
+    # relative=False and b < L̄: the tilt pulls the mean down to b (β > 0), the rate of P(L̂ ≤ b), not of L̂ ≥ b
+    x = np.array([0.1] * 300 + [2.0] * 700)
+    ser = conc.criterion_series([1], [x], 1.2, relative=False)
+    a = (1.2 - 0.1) / 1.9
+    assert ser.beta[0] > 0 and not ser.upper[0]
+    assert ser.delta_s[0] == pytest.approx(bernoulli_kl(a, 0.7), rel=1e-8)
+    assert conc.criterion_series([1], [x], 1.2, relative=True).upper[0]
+
+
+def test_monotonic_trend_after_t_from():
+    t = np.arange(1, 41)
+    v = np.where(t < 10, t, -t).astype(float)        # rises first, then falls
+    assert conc.monotonic_trend(t, v, 10).rho == pytest.approx(-1.0)
+    assert conc.monotonic_trend(t, v, 10).n == 31
+    assert conc.monotonic_trend(t, v, 0).rho > -1.0
+    assert math.isnan(conc.monotonic_trend(t, v, 39).rho)
+
+
+def test_free_energy_of_eq2():
+    # 𝓕 = L̄ − λ (ln N − ΔS); λ = 0 is the mean loss, λ > 0 is refused
+    assert conc.free_energy(0.5, 0.2, 100, -2.0) == pytest.approx(0.5 + 2.0 * (math.log(100) - 0.2))
+    assert conc.free_energy(0.5, 0.2, 100, 0.0) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="λ ≤ 0"):
+        conc.free_energy(0.5, 0.2, 100, 1.0)

@@ -9,9 +9,9 @@ def test_constant_drift_gives_its_speed():
     rng = np.random.default_rng(0)
     x0 = rng.normal(size=20000)
     out = flux.marginal_flux(x0, x0 + 0.3 * 2.0, dt=2.0, n_bins=40)
-    assert out["total"] == pytest.approx(0.3, rel=1e-9)
+    assert out.total == pytest.approx(0.3, rel=1e-9)
     # J(x) = v p(x): integrates to v, and its shape follows the density
-    assert np.sum(out["J"] * np.diff(out["edges"])) == pytest.approx(0.3, rel=1e-9)
+    assert np.sum(out.J * np.diff(out.edges)) == pytest.approx(0.3, rel=1e-9)
 
 
 def test_linear_decay_drift_recovered():
@@ -21,23 +21,33 @@ def test_linear_decay_drift_recovered():
     c, dt = 0.01, 0.1
     x1 = x0 * np.exp(-c * dt)
     out = flux.marginal_flux(x0, x1, dt, n_bins=50, log=True)
-    assert out["total"] == pytest.approx(c * x0.mean(), rel=1e-3)
+    assert out.total == pytest.approx(c * x0.mean(), rel=1e-3)
+
+
+def test_one_bin_is_the_rate_of_the_mean():
+    # one bin: |Ĵ| = |dx̄/dt|; many bins: ≥ |dx̄/dt| (the triangle inequality), = ⟨|ẋ|⟩ with one member per bin
+    rng = np.random.default_rng(5)
+    x0 = rng.random(200)
+    x1 = x0 + rng.normal(0, 0.01, 200) - 0.002
+    one = flux.marginal_flux(x0, x1, 2.0, n_bins=1).total
+    assert one == pytest.approx(abs(np.mean(x1 - x0)) / 2.0, rel=1e-9)
+    assert flux.marginal_flux(x0, x1, 2.0, n_bins=20).total >= one
 
 
 def test_opposite_moves_cancel_in_a_bin():
     x0 = np.array([0.5, 0.5])
     x1 = np.array([0.6, 0.4])
-    assert flux.marginal_flux(x0, x1, 1.0, edges=[0.0, 1.0])["total"] == pytest.approx(0.0)
-    assert flux.marginal_flux(x0, x1, 1.0, edges=[0.0, 0.5, 1.0])["total"] == pytest.approx(0.1)
+    assert flux.marginal_flux(x0, x1, 1.0, edges=[0.0, 1.0]).total == pytest.approx(0.0)
+    assert flux.marginal_flux(x0, x1, 1.0, edges=[0.0, 0.5, 1.0]).total == pytest.approx(0.1)
 
 
 def test_series_times_and_interpolation():
     steps = [0, 1, 4, 16]
     snaps = np.outer([0.0, 1.0, 4.0, 16.0], np.ones(10))   # every member moves at speed 1
     s = flux.total_flux_series(steps, snaps, n_bins=5)
-    assert s["t"].tolist() == [0.5, 2.0, 8.0]
-    assert np.allclose(s["total"], 1.0)
-    assert flux.flux_at(s["t"], s["total"], 3.0) == pytest.approx(1.0)
+    assert s.t.tolist() == [0.5, 2.0, 8.0]
+    assert np.allclose(s.total, 1.0)
+    assert flux.flux_at(s.t, s.total, 3.0) == pytest.approx(1.0)
 
 
 def test_bad_flux_input():
@@ -51,11 +61,13 @@ def test_toy_detailed_balance_has_no_flux_and_curl_has_exact_flux():
     dt = 0.01
     est0 = flux.estimate_toy_flux(flux.simulate_toy(0.0, n_walkers=1000, n_steps=2000, dt=dt), dt)
     est1 = flux.estimate_toy_flux(flux.simulate_toy(1.0, n_walkers=1000, n_steps=2000, dt=dt), dt)
-    exact = flux.exact_toy_flux(est1["centers"], 1.0)
-    area = (est1["centers"][1] - est1["centers"][0]) ** 2
-    exact_circ = np.sum(np.hypot(exact["Jx"], exact["Jy"])) * area
-    assert abs(est0["circulation"]) < 0.05 * exact_circ
-    assert est1["circulation"] == pytest.approx(exact_circ, rel=0.1)
+    exact = flux.exact_toy_flux(est1.centers, 1.0)
+    area = (est1.centers[1] - est1.centers[0]) ** 2
+    assert exact.circulation == pytest.approx(np.sum(np.hypot(exact.Jx, exact.Jy)) * area, rel=1e-9)
+    assert flux.exact_toy_flux(est1.centers, -1.0).circulation == pytest.approx(-exact.circulation)
+    exact_circ = exact.circulation
+    assert abs(est0.circulation) < 0.05 * exact_circ
+    assert est1.circulation == pytest.approx(exact_circ, rel=0.1)
     # the potential part is unchanged by the curl: p_ss ∝ exp(−U₀/D) in both cases
-    assert np.max(np.abs(est0["p"] - exact["p"])) < 0.2 * exact["p"].max()
-    assert np.max(np.abs(est1["p"] - exact["p"])) < 0.2 * exact["p"].max()
+    assert np.max(np.abs(est0.p - exact.p)) < 0.2 * exact.p.max()
+    assert np.max(np.abs(est1.p - exact.p)) < 0.2 * exact.p.max()

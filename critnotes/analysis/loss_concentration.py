@@ -9,11 +9,13 @@ Given the per-sample training losses ``L_k`` (k = 1…N) of a network at one che
   level a through the tilting (Legendre) construction: ⟨L⟩_{p_β} = a.  Then ΔS equals Cramér's rate
   function I(a) = sup_θ [θa − ln (1/N)Σ_k e^{θL_k}] (θ = −β), so P(L̂_B ≥ a) ≤ e^{−B ΔS} for batch
   means L̂_B of B samples drawn with replacement and a ≥ L̄ (Eq 1; checked by :func:`batch_bound_check`).
-  The paper's b = 5×10⁻³ is read as a deviation above the mean, a = L̄ + b (``relative=True``); see the
-  chapter for why.  When a lies outside (min L, max L) no tilt reaches it, the rate is +∞ and ΔS is
+  The paper does not say what b = 5×10⁻³ is: ``relative=True`` reads it as a deviation above the mean,
+  a = L̄ + b; ``relative=False`` as the level itself, a = b (chapter 7 shows both).  When a lies outside (min L, max L) no tilt reaches it, the rate is +∞ and ΔS is
   filled by :func:`fill_by_spline` (the paper: "extrapolated using spline fitting");
-* :func:`convergence_criterion` — 𝓛 = ln(L̄/ΔS) (Fig 2d) and :func:`turnaround_time` (energy- vs
-  entropy-driven stages);
+  With ``relative=False`` the level is b itself; while L̄ > b the tilt then pulls the mean *down* to b
+  (β > 0) and ΔS is the lower-tail rate of P(L̂_B ≤ b), which Eq 1 does not bound;
+* :func:`convergence_criterion` — 𝓛 = ln(L̄/ΔS) (Fig 2d), :func:`monotonic_trend` (Spearman over t ≥ t_c),
+  :func:`free_energy` (Eq 2) and :func:`turnaround_time` (energy- vs entropy-driven stages);
 * :func:`family_switch` — log-normal vs power-law tail of p(L) over training (Fig 2c);
 * :func:`phi_paper` and :func:`fit_boundary` — the convergence phase boundary ln M = φ(ln γ) (Fig 2f);
 * :func:`pick_connections` and :func:`landscape_slice` — L̂ (B = 64) and L̄ along one connection (Fig 2a).
@@ -25,14 +27,17 @@ import math
 
 import numpy as np
 import torch
-from scipy import interpolate, optimize, special
+from scipy import interpolate, optimize, special, stats
 
 from critnotes.analysis import fitting
+from critnotes.analysis.records import jsonable
 
 __all__ = [
-    "loss_moments", "concentration_curve", "Tilt", "tilt", "quasi_thermal_entropy", "fill_by_spline", "criterion_series",
-    "convergence_criterion", "batch_bound_check", "turnaround_time", "family_switch", "phi_paper",
-    "boundary_distance", "jump_threshold", "fit_boundary", "pick_connections", "landscape_slice",
+    "LossMoments", "loss_moments", "concentration_curve", "Tilt", "tilt", "quasi_thermal_entropy", "fill_by_spline",
+    "CriterionSeries", "criterion_series", "convergence_criterion", "Trend", "monotonic_trend", "free_energy",
+    "BoundCheck", "batch_bound_check", "Turnaround", "turnaround_time", "FamilyRow", "FamilySwitch", "family_switch",
+    "phi_paper", "boundary_distance", "jump_threshold", "BoundaryFit", "fit_boundary", "ConnectionPicks",
+    "pick_connections", "LandscapeSlice", "landscape_slice",
 ]
 
 
@@ -47,11 +52,20 @@ def _losses(losses) -> np.ndarray:
     return x
 
 
-def loss_moments(losses) -> dict:
+@dataclasses.dataclass(frozen=True)
+class LossMoments:
+    """L̄, Var(L) and ε = Var(L)/L̄² of one checkpoint's per-sample losses."""
+
+    mean: float
+    var: float
+    eps: float
+
+
+def loss_moments(losses) -> LossMoments:
     """L̄, Var(L) and ε = Var(L)/L̄² of per-sample losses (Fig 2e; ε(t) of §2.2)."""
     x = _losses(losses)
     mean, var = float(x.mean()), float(x.var())
-    return {"mean": mean, "var": var, "eps": var / mean ** 2 if mean > 0 else math.inf}
+    return LossMoments(mean, var, var / mean ** 2 if mean > 0 else math.inf)
 
 
 def concentration_curve(losses, b) -> np.ndarray:
@@ -140,11 +154,37 @@ def fill_by_spline(steps, values) -> tuple[np.ndarray, np.ndarray]:
     return out, gaps
 
 
-def criterion_series(steps, losses_by_t, b: float = 5e-3, *, relative: bool = True) -> dict:
-    """Per checkpoint: L̄, Var(L), ε, ΔS (``delta_s_raw`` with +inf where no tilt reaches the level; ``delta_s``
-    filled by :func:`fill_by_spline`, ``filled`` marks those) and 𝓛 (Figs 2d–e).  Checkpoints with
-    non-finite losses (a diverging run) give NaN."""
-    cols = {k: [] for k in ("mean", "var", "eps", "delta_s_raw", "beta")}
+@dataclasses.dataclass(frozen=True)
+class CriterionSeries:
+    """Per checkpoint of one run: L̄, Var(L), ε, the level a (L̄ + b or b), β, ΔS (``delta_s_raw`` +inf where
+    no tilt reaches a; ``delta_s`` spline-filled there, ``filled`` marks those) and 𝓛 (Figs 2d–e).
+    ``upper`` marks checkpoints whose level lies at or above L̄ (the upper-tail rate that Eq 1 uses)."""
+
+    steps: np.ndarray
+    mean: np.ndarray
+    var: np.ndarray
+    eps: np.ndarray
+    level: np.ndarray
+    beta: np.ndarray
+    delta_s_raw: np.ndarray
+    delta_s: np.ndarray
+    filled: np.ndarray
+    crit: np.ndarray
+    b: float
+    relative: bool
+
+    @property
+    def upper(self) -> np.ndarray:
+        return self.level >= self.mean
+
+    def as_dict(self) -> dict:
+        return jsonable({**dataclasses.asdict(self), "upper": self.upper})
+
+
+def criterion_series(steps, losses_by_t, b: float = 5e-3, *, relative: bool = True) -> CriterionSeries:
+    """L̄, Var(L), ε, ΔS and 𝓛 at every checkpoint (Figs 2d–e); ΔS = +inf (level beyond the losses) is
+    filled by :func:`fill_by_spline`.  Checkpoints with non-finite losses (a diverging run) give NaN."""
+    cols = {k: [] for k in ("mean", "var", "eps", "level", "delta_s_raw", "beta")}
     for x in losses_by_t:
         x = np.asarray(x, dtype=float)
         if not np.all(np.isfinite(x)):
@@ -153,15 +193,13 @@ def criterion_series(steps, losses_by_t, b: float = 5e-3, *, relative: bool = Tr
             continue
         mo = loss_moments(x)
         tl = quasi_thermal_entropy(x, b, relative=relative)
-        for k in ("mean", "var", "eps"):
-            cols[k].append(mo[k])
-        cols["delta_s_raw"].append(tl.delta_s)
-        cols["beta"].append(tl.beta)
-    out = {k: np.array(v) for k, v in cols.items()}
-    out["delta_s"], out["filled"] = fill_by_spline(steps, out["delta_s_raw"])
-    out["crit"] = convergence_criterion(out["mean"], out["delta_s"])
-    out["steps"] = np.asarray(steps)
-    return out
+        for k, v in (("mean", mo.mean), ("var", mo.var), ("eps", mo.eps), ("level", tl.level),
+                     ("delta_s_raw", tl.delta_s), ("beta", tl.beta)):
+            cols[k].append(v)
+    out = {k: np.array(v, dtype=float) for k, v in cols.items()}
+    filled, was = fill_by_spline(steps, out["delta_s_raw"])
+    return CriterionSeries(steps=np.asarray(steps), **out, delta_s=filled, filled=was,
+                           crit=convergence_criterion(out["mean"], filled), b=float(b), relative=bool(relative))
 
 
 def convergence_criterion(mean, delta_s):
@@ -170,21 +208,65 @@ def convergence_criterion(mean, delta_s):
         return np.log(np.asarray(mean, dtype=float) / np.asarray(delta_s, dtype=float))
 
 
+@dataclasses.dataclass(frozen=True)
+class Trend:
+    """A Spearman rank correlation of a series with time over t ≥ ``t_from`` (``n`` points)."""
+
+    rho: float
+    p: float
+    n: int
+    t_from: float
+
+
+def monotonic_trend(steps, values, t_from: float = 0.0) -> Trend:
+    """Spearman's ρ of ``values`` against t over the finite points with t ≥ ``t_from`` (a monotonic trend
+    test; used for "𝓛 decreases after several initial iterations", Fig 2d).  NaN with < 3 points."""
+    t, v = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+    keep = (t >= t_from) & np.isfinite(v)
+    if keep.sum() < 3:
+        return Trend(math.nan, math.nan, int(keep.sum()), float(t_from))
+    r = stats.spearmanr(t[keep], v[keep])
+    return Trend(float(r.statistic), float(r.pvalue), int(keep.sum()), float(t_from))
+
+
+def free_energy(mean, delta_s, n_samples: int, lam: float):
+    """The information free energy of Eq 2, 𝓕 = ⟨E⟩ − λS with ⟨E⟩ = L̄ and S = ln N − ΔS (λ ≤ 0)."""
+    if lam > 0:
+        raise ValueError(f"Eq 2 needs λ ≤ 0 (a lower-bounded loss), got λ = {lam}")
+    return np.asarray(mean, dtype=float) - lam * (math.log(n_samples) - np.asarray(delta_s, dtype=float))
+
+
+@dataclasses.dataclass(frozen=True)
+class BoundCheck:
+    """Eq 1 by sampling at one level: the bound e^{−BΔS} and the sampled frequencies of L̂_B ≥ level."""
+
+    level: float
+    delta_s: float
+    bound: float
+    p_with: float
+    p_without: float
+    n_batches: int
+    batch_size: int
+
+    def holds(self, n_se: float = 3.0) -> bool:
+        """The frequency with replacement at most ``n_se`` binomial standard errors above the bound."""
+        return self.p_with <= self.bound + n_se * math.sqrt(max(self.bound, 1e-4) / self.n_batches)
+
+
 def batch_bound_check(losses, b: float = 5e-3, *, batch_size: int = 64, n_batches: int = 20_000,
-                      relative: bool = True, seed: int = 0) -> dict:
+                      relative: bool = True, seed: int = 0) -> BoundCheck:
     """Check Eq 1 by sampling: the frequency of L̂_B ≥ level over random batches vs e^{−B ΔS}.
 
     Batches are drawn with replacement (the i.i.d. setting of Cramér's theorem, where the bound is a
-    theorem); ``p_without`` repeats it without replacement, as SGD samples.
+    theorem for level ≥ L̄); ``p_without`` repeats it without replacement, as SGD samples.
     """
     x = _losses(losses)
     tl = quasi_thermal_entropy(x, b, relative=relative)
     rng = np.random.default_rng(seed)
     with_rep = x[rng.integers(0, x.size, size=(n_batches, batch_size))].mean(axis=1)
     without = np.array([x[rng.choice(x.size, batch_size, replace=False)].mean() for _ in range(min(n_batches, 2000))])
-    return {"level": tl.level, "delta_s": tl.delta_s, "bound": math.exp(-batch_size * tl.delta_s),
-            "p_with": float(np.mean(with_rep >= tl.level)), "p_without": float(np.mean(without >= tl.level)),
-            "n_batches": n_batches, "batch_size": batch_size}
+    return BoundCheck(tl.level, tl.delta_s, math.exp(-batch_size * tl.delta_s), float(np.mean(with_rep >= tl.level)),
+                      float(np.mean(without >= tl.level)), n_batches, batch_size)
 
 
 def _smooth_log_derivative(t: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -193,7 +275,17 @@ def _smooth_log_derivative(t: np.ndarray, y: np.ndarray) -> np.ndarray:
     return spl.derivative()(np.log(t))
 
 
-def turnaround_time(steps, mean, delta_s, *, t_min: float = 10.0) -> dict:
+@dataclasses.dataclass(frozen=True)
+class Turnaround:
+    """The energy → entropy turnaround time ``t`` (None: none seen) and the rates r_E, r_S at ``steps``."""
+
+    t: float | None
+    steps: np.ndarray
+    r_energy: np.ndarray
+    r_entropy: np.ndarray
+
+
+def turnaround_time(steps, mean, delta_s, *, t_min: float = 10.0) -> Turnaround:
     """When training turns from energy-driven to entropy-driven (§2.2, paper t ≈ 4×10⁴).
 
     In the energy-driven stage L̄ falls while ΔS falls with it (the losses spread out); in the
@@ -205,16 +297,39 @@ def turnaround_time(steps, mean, delta_s, *, t_min: float = 10.0) -> dict:
     m, s = np.asarray(mean, dtype=float), np.asarray(delta_s, dtype=float)
     keep = (t >= t_min) & np.isfinite(m) & np.isfinite(s) & (m > 0) & (s > 0)
     if keep.sum() < 5:
-        return {"t": None, "steps": t[keep], "r_energy": np.full(keep.sum(), np.nan),
-                "r_entropy": np.full(keep.sum(), np.nan)}
+        return Turnaround(None, t[keep], np.full(keep.sum(), np.nan), np.full(keep.sum(), np.nan))
     tk = t[keep]
     smooth_s = interpolate.make_smoothing_spline(np.log(tk), np.log(s[keep]))
     k = int(np.argmin(smooth_s(np.log(tk))))
-    return {"t": float(tk[k]) if k < len(tk) - 1 else None, "steps": tk,
-            "r_energy": _smooth_log_derivative(tk, m[keep]), "r_entropy": smooth_s.derivative()(np.log(tk))}
+    return Turnaround(float(tk[k]) if k < len(tk) - 1 else None, tk, _smooth_log_derivative(tk, m[keep]),
+                      smooth_s.derivative()(np.log(tk)))
 
 
-def family_switch(steps, losses_by_t, *, p_threshold: float = 0.1) -> dict:
+@dataclasses.dataclass(frozen=True)
+class FamilyRow:
+    """One checkpoint's tail comparison: R (power law − log-normal log-likelihood), its p-value, the tail's α."""
+
+    t: int
+    R: float
+    p: float
+    alpha: float = math.nan
+    xmin: float = math.nan
+    best: str | None = None
+    error: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class FamilySwitch:
+    """Log-normal vs power law over checkpoints: ``t_switch`` (None: the log-normal still wins at the end),
+    ``t_first_not_lognormal``, the per-checkpoint rows and where the log-normal wins."""
+
+    t_switch: int | None
+    t_first_not_lognormal: int | None
+    rows: tuple[FamilyRow, ...]
+    lognormal_wins: np.ndarray
+
+
+def family_switch(steps, losses_by_t, *, p_threshold: float = 0.1) -> FamilySwitch:
     """Log-normal vs power law for p(L) at each checkpoint and the switch time (Fig 2c; paper t ≈ 100).
 
     At each checkpoint :func:`critnotes.analysis.fitting.compare_families` fits the tail (x_min by KS) and gives
@@ -230,19 +345,17 @@ def family_switch(steps, losses_by_t, *, p_threshold: float = 0.1) -> dict:
         try:
             cf = fitting.compare_families(x[np.isfinite(x) & (x > 0)])
         except ValueError as exc:   # too few positive losses for a tail fit
-            rows.append({"t": int(t), "R": math.nan, "p": math.nan, "alpha": math.nan, "error": str(exc)})
+            rows.append(FamilyRow(int(t), math.nan, math.nan, error=str(exc)))
             continue
         r, p = cf["comparisons"]["power_law_vs_lognormal"]
-        rows.append({"t": int(t), "R": float(r), "p": float(p), "alpha": cf["power_law"]["alpha"],
-                     "xmin": cf["power_law"]["xmin"], "best": cf["best"]})
-    ln_wins = np.array([row["R"] < 0 and row["p"] < p_threshold for row in rows], dtype=bool)
+        rows.append(FamilyRow(int(t), float(r), float(p), cf["power_law"]["alpha"], cf["power_law"]["xmin"], cf["best"]))
+    ln_wins = np.array([row.R < 0 and row.p < p_threshold for row in rows], dtype=bool)
     t_switch = None
     if ln_wins.size and not ln_wins[-1]:
         wins = np.flatnonzero(ln_wins)
-        t_switch = rows[wins[-1] + 1]["t"] if wins.size else rows[0]["t"]
+        t_switch = rows[wins[-1] + 1].t if wins.size else rows[0].t
     first_not = np.flatnonzero(~ln_wins)
-    return {"t_switch": t_switch, "t_first_not_lognormal": rows[first_not[0]]["t"] if first_not.size else None,
-            "rows": rows, "lognormal_wins": ln_wins}
+    return FamilySwitch(t_switch, rows[first_not[0]].t if first_not.size else None, tuple(rows), ln_wins)
 
 
 def phi_paper(ln_gamma):
@@ -269,10 +382,19 @@ def jump_threshold(values) -> float:
     return float(0.5 * (v[k] + v[k + 1]))
 
 
-def fit_boundary(ln_m, ln_gamma, converged) -> dict:
+@dataclasses.dataclass(frozen=True)
+class BoundaryFit:
+    """Boundary points (ln γ, ln M) and the parabola's coefficients, highest power first (None: < 3 points)."""
+
+    points: tuple[tuple[float, float], ...]
+    coef: tuple[float, float, float] | None
+    coef_se: tuple[float, float, float] | None = None    # least-squares standard errors (>= 4 points)
+
+
+def fit_boundary(ln_m, ln_gamma, converged) -> BoundaryFit:
     """Our boundary: per γ the midpoint (in ln M) between the largest unconverged M below the smallest
     converged M and that M; a least-squares parabola ln M = c₂(ln γ)² + c₁ ln γ + c₀ through these points
-    when there are >= 3.  Returns the points and coefficients (highest power first; None if < 3 points)."""
+    when there are >= 3, with standard errors from >= 4 (s² (XᵀX)⁻¹, s² = RSS/(n − 3))."""
     ln_m, ln_gamma = np.asarray(ln_m, float), np.asarray(ln_gamma, float)
     conv = np.asarray(converged, bool)
     pts = []
@@ -285,37 +407,59 @@ def fit_boundary(ln_m, ln_gamma, converged) -> dict:
         below = ms[(~cs) & (ms < m_conv)]
         if below.size:
             pts.append((float(g), float(0.5 * (below.max() + m_conv))))
-    coef = None
+    coef = se = None
     if len(pts) >= 3:
         p = np.array(pts)
-        coef = np.polyfit(p[:, 0], p[:, 1], 2).tolist()
-    return {"points": pts, "coef": coef}
+        X = np.vander(p[:, 0], 3)
+        c, *_ = np.linalg.lstsq(X, p[:, 1], rcond=None)
+        coef = tuple(float(v) for v in c)
+        if len(pts) >= 4:
+            s2 = float(np.sum((p[:, 1] - X @ c) ** 2)) / (len(pts) - 3)
+            se = tuple(float(v) for v in np.sqrt(np.diag(s2 * np.linalg.pinv(X.T @ X))))
+    return BoundaryFit(tuple(pts), coef, se)
 
 
-def pick_connections(corr, layer_sizes, c_th: float = 0.5) -> dict:
+@dataclasses.dataclass(frozen=True)
+class ConnectionPicks:
+    """(hidden-1 neuron i, hidden-2 neuron j, C_ij) of a critical and a non-critical connection (None: none)."""
+
+    critical: tuple[int, int, float] | None
+    noncritical: tuple[int, int, float] | None
+
+
+def pick_connections(corr, layer_sizes, c_th: float = 0.5) -> ConnectionPicks:
     """A critical (C_ij ≥ c_th, the largest) and a non-critical (|C_ij| smallest) connection of the
     hidden-1 → hidden-2 layer between active neurons (Fig 2a); ``corr`` from
     :func:`critnotes.analysis.graphs.correlation_matrix` of the activity (hidden 1, hidden 2, outputs).
-    Returns ``{"critical": (i, j, C), "noncritical": (i, j, C)}``, i a hidden-1 and j a hidden-2
-    neuron (``None`` when no connection qualifies)."""
+    i is a hidden-1 and j a hidden-2 neuron."""
     h1, h2 = layer_sizes[0], layer_sizes[1]
     c = np.asarray(corr, dtype=float)
     live = np.isclose(np.diag(c), 1.0)          # silent neurons have C_ii = 0 (graphs.correlation_matrix)
     block = c[:h1, h1:h1 + h2]
     finite = np.isfinite(block) & live[:h1, None] & live[None, h1:h1 + h2]
-    out = {"critical": None, "noncritical": None}
+    crit = noncrit = None
     if (finite & (block >= c_th)).any():
         i, j = np.unravel_index(np.nanargmax(np.where(finite, block, -np.inf)), block.shape)
-        out["critical"] = (int(i), int(j), float(block[i, j]))
+        crit = (int(i), int(j), float(block[i, j]))
     if finite.any():
         i, j = np.unravel_index(np.argmin(np.where(finite, np.abs(block), np.inf)), block.shape)
-        out["noncritical"] = (int(i), int(j), float(block[i, j]))
-    return out
+        noncrit = (int(i), int(j), float(block[i, j]))
+    return ConnectionPicks(crit, noncrit)
+
+
+@dataclasses.dataclass(frozen=True)
+class LandscapeSlice:
+    """L̄ and L̂ (one fresh batch per point) at weights ``w`` along one connection whose trained value is ``w0``."""
+
+    w: np.ndarray
+    w0: float
+    mean: np.ndarray
+    batch: np.ndarray
 
 
 @torch.no_grad()
 def landscape_slice(model, x, y, i: int, j: int, *, span: float = 1.0, n_points: int = 61,
-                    batch_size: int = 64, seed: int = 0) -> dict:
+                    batch_size: int = 64, seed: int = 0) -> LandscapeSlice:
     """L̄(w_ji + δ) over all samples and the batch landscape L̂(w_ji + δ), a fresh batch of
     ``batch_size`` at every δ (a random field, Fig 2a), for the hidden-1 neuron i → hidden-2 neuron j
     weight of a 3-layer :class:`~critnotes.training.models.MLP` (cross-entropy)."""
@@ -336,4 +480,4 @@ def landscape_slice(model, x, y, i: int, j: int, *, span: float = 1.0, n_points:
         mean_l.append(per.mean())
         batch_l.append(per[rng.choice(len(per), batch_size, replace=False)].mean())
     w0 = float(lin[1].weight[j, i])
-    return {"w": w0 + deltas, "w0": w0, "mean": np.array(mean_l), "batch": np.array(batch_l)}
+    return LandscapeSlice(w0 + deltas, w0, np.array(mean_l), np.array(batch_l))

@@ -18,13 +18,14 @@ simulated trajectories (Stratonovich midpoint estimator) and the chapter draws J
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 
 __all__ = [
-    "marginal_flux", "total_flux_series", "flux_at",
-    "toy_drift", "simulate_toy", "estimate_toy_flux", "exact_toy_flux",
+    "MarginalFlux", "marginal_flux", "FluxSeries", "total_flux_series", "flux_at",
+    "toy_drift", "simulate_toy", "ToyFlux", "estimate_toy_flux", "exact_toy_flux",
 ]
 
 
@@ -38,10 +39,19 @@ def _edges(lo: float, hi: float, n_bins: int, log: bool) -> np.ndarray:
     return np.linspace(lo, hi + 1e-12 * max(1.0, abs(hi)), n_bins + 1)
 
 
-def marginal_flux(x0, x1, dt: float, *, edges=None, n_bins: int = 50, log: bool = False) -> dict:
-    """Binned marginal flux J(x) between two snapshots ``x0``, ``x1`` of the same ensemble, ``dt`` apart.
+@dataclasses.dataclass(frozen=True)
+class MarginalFlux:
+    """The binned marginal flux J(x) (per unit x) at bin ``centers`` and its total ∫|J| dx."""
 
-    Returns ``{"edges", "centers", "J" (per unit x), "total" = ∫|J| dx}``.  ``log=True`` bins
+    edges: np.ndarray
+    centers: np.ndarray
+    J: np.ndarray
+    total: float
+
+
+def marginal_flux(x0, x1, dt: float, *, edges=None, n_bins: int = 50, log: bool = False) -> MarginalFlux:
+    """Binned marginal flux J(x) between two snapshots ``x0``, ``x1`` of the same ensemble, ``dt`` apart
+    (Figs 3c–d).  ``n_bins=1`` gives |dx̄/dt|, the rate of change of the mean.  ``log=True`` bins
     logarithmically (for losses that span decades; values below the lowest edge fall in the first bin).
     """
     x0, x1 = np.asarray(x0, dtype=float).ravel(), np.asarray(x1, dtype=float).ravel()
@@ -60,10 +70,18 @@ def marginal_flux(x0, x1, dt: float, *, edges=None, n_bins: int = 50, log: bool 
     idx = np.clip(np.searchsorted(edges, mid[ok], side="right") - 1, 0, len(edges) - 2)
     s = np.bincount(idx, weights=v[ok], minlength=len(edges) - 1) / x0.size
     centers = np.sqrt(edges[:-1] * edges[1:]) if log else 0.5 * (edges[:-1] + edges[1:])
-    return {"edges": edges, "centers": centers, "J": s / np.diff(edges), "total": float(np.abs(s).sum())}
+    return MarginalFlux(edges, centers, s / np.diff(edges), float(np.abs(s).sum()))
 
 
-def total_flux_series(steps, snapshots, *, n_bins: int = 50, log: bool = False) -> dict:
+@dataclasses.dataclass(frozen=True)
+class FluxSeries:
+    """|Ĵ(t)| at the geometric midpoints ``t`` of consecutive checkpoints."""
+
+    t: np.ndarray
+    total: np.ndarray
+
+
+def total_flux_series(steps, snapshots, *, n_bins: int = 50, log: bool = False) -> FluxSeries:
     """|Ĵ(t)| for every pair of consecutive checkpoints (Figs 3c–d); times are geometric midpoints
     (t₁/2 for the first interval when t₀ = 0)."""
     t = np.asarray(steps, dtype=float)
@@ -74,8 +92,8 @@ def total_flux_series(steps, snapshots, *, n_bins: int = 50, log: bool = False) 
     for k in range(len(t) - 1):
         t0, t1 = t[k], t[k + 1]
         times.append(math.sqrt(t0 * t1) if t0 > 0 else t1 / 2)
-        totals.append(marginal_flux(snaps[k], snaps[k + 1], t1 - t0, n_bins=n_bins, log=log)["total"])
-    return {"t": np.array(times), "total": np.array(totals)}
+        totals.append(marginal_flux(snaps[k], snaps[k + 1], t1 - t0, n_bins=n_bins, log=log).total)
+    return FluxSeries(np.array(times), np.array(totals))
 
 
 def flux_at(times, totals, t: float) -> float:
@@ -114,12 +132,35 @@ def simulate_toy(curl: float, *, D: float = 0.25, n_walkers: int = 2000, n_steps
     return out
 
 
-def estimate_toy_flux(traj: np.ndarray, dt: float, *, lim: float = 2.0, n_bins: int = 24) -> dict:
+@dataclasses.dataclass(frozen=True)
+class ToyFlux:
+    """p_ss, U = −ln p_ss and J_ss = (Jx, Jy) on a square grid (index [ix, iy]) with the p-weighted mean
+    tangential current ``circulation`` and ∫|J_ss|; ``U`` is None for the closed form."""
+
+    centers: np.ndarray
+    p: np.ndarray
+    Jx: np.ndarray
+    Jy: np.ndarray
+    circulation: float
+    mean_abs_flux: float
+    U: np.ndarray | None = None
+
+
+def _circulation(c: np.ndarray, jx: np.ndarray, jy: np.ndarray) -> tuple[float, float]:
+    """(∫ J·R x̂ dx, ∫ |J| dx) on the square grid with centres ``c``."""
+    area = (c[1] - c[0]) ** 2
+    gx, gy = np.meshgrid(c, c, indexing="ij")
+    r = np.hypot(gx, gy)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tangential = np.where(r > 0, (-gy * jx + gx * jy) / r, 0.0)
+    return float(np.sum(tangential) * area), float(np.sum(np.hypot(jx, jy)) * area)
+
+
+def estimate_toy_flux(traj: np.ndarray, dt: float, *, lim: float = 2.0, n_bins: int = 24) -> ToyFlux:
     """p_ss, U = −ln p_ss and the steady flux J_ss on a square grid from trajectories ``(T, walkers, 2)``.
 
     J_ss(x) ≈ Σ (x_{n+1} − x_n)/dt · δ(x − (x_n + x_{n+1})/2) / (#increments) — the Stratonovich midpoint
-    estimator of the probability current, binned.  Returns centres, p, U, Jx, Jy (arrays ``(n_bins, n_bins)``,
-    index [ix, iy]) and the mean tangential current ``circulation`` = ⟨J · R x̂⟩ over bins weighted by p.
+    estimator of the probability current, binned (Eqs 4–5).
     """
     edges = np.linspace(-lim, lim, n_bins + 1)
     area = (edges[1] - edges[0]) ** 2
@@ -133,20 +174,17 @@ def estimate_toy_flux(traj: np.ndarray, dt: float, *, lim: float = 2.0, n_bins: 
     jy, _, _ = np.histogram2d(mid[:, 0], mid[:, 1], bins=[edges, edges], weights=vel[:, 1])
     jx, jy = jx / (n * area), jy / (n * area)
     c = 0.5 * (edges[1:] + edges[:-1])
-    gx, gy = np.meshgrid(c, c, indexing="ij")
-    r = np.hypot(gx, gy)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tangential = np.where(r > 0, (-gy * jx + gx * jy) / r, 0.0)
+    with np.errstate(divide="ignore"):
         u = -np.log(p)
-    return {"centers": c, "p": p, "U": u, "Jx": jx, "Jy": jy,
-            "circulation": float(np.sum(tangential) * area), "mean_abs_flux": float(np.sum(np.hypot(jx, jy)) * area)}
+    return ToyFlux(c, p, jx, jy, *_circulation(c, jx, jy), U=u)
 
 
-def exact_toy_flux(centers, curl: float, D: float = 0.25) -> dict:
+def exact_toy_flux(centers, curl: float, D: float = 0.25) -> ToyFlux:
     """Closed-form p_ss ∝ e^{−U₀/D} and J_ss = curl · R x p_ss on the grid of :func:`estimate_toy_flux`."""
     c = np.asarray(centers, float)
     gx, gy = np.meshgrid(c, c, indexing="ij")
     r = np.linspace(0, 6, 6001)
     z = np.trapezoid(2 * np.pi * r * np.exp(-((r ** 2 - 1) ** 2) / (4 * D)), r)
     p = np.exp(-((gx ** 2 + gy ** 2 - 1) ** 2) / (4 * D)) / z
-    return {"p": p, "Jx": -curl * gy * p, "Jy": curl * gx * p}
+    jx, jy = -curl * gy * p, curl * gx * p
+    return ToyFlux(c, p, jx, jy, *_circulation(c, jx, jy))

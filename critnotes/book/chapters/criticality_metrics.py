@@ -200,7 +200,7 @@ def _sweep_point(job) -> SweepPoint:
         alpha = xmin = float("nan")
     act, sl = r.probes["activity"], r.probes["sample_loss"]
     hidden = act.activity[:, :, : sum(act.layer_sizes[:-1])]          # hidden neurons (logits excluded)
-    conv = conc.criterion_series(sl.steps, sl.losses)["crit"]        # chapter 7's ΔS and 𝓛 (paper 003 Fig 2d)
+    conv = conc.criterion_series(sl.steps, sl.losses).crit        # chapter 7's ΔS and 𝓛 (paper 003 Fig 2d)
     return SweepPoint(ratio, tc.init_scale ** 2, crit.chi1(tc.init_scale ** 2, cfg.bias_scale ** 2, cfg.activation),
                       r.probes["criticality"], r.test_acc, r.diverged, alpha, xmin,
                       crit.correlation_frobenius(hidden), act.steps, conv)
