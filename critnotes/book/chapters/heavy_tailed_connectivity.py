@@ -133,7 +133,7 @@ def grid_point(args) -> dict:
         return out
     rng = np.random.default_rng(seed)
     sl = res.probes["sample_loss"]
-    crit = conc.criterion_series(sl.steps, sl.losses[-1:], b)["crit"][-1]
+    crit = conc.criterion_series(sl.steps, sl.losses[-1:], b).crit[-1]
     w = np.concatenate(cs.layer_weights(res.model()))
     wr = np.concatenate(cs.layer_weights(res.model(), rescale=True))
     samples = {"corr": cs.abs_correlations(res.probes["activity"].activity[-1]), "w_pos": w[w > 0],
