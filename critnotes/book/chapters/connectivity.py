@@ -488,9 +488,9 @@ def extensive_s1(value: float | None, ci: tuple[float, float] | None, min_fracti
     return close_to(value, target, tol, ci=ci)
 
 
-@rule(agrees=dict(alpha=1.36, ci=(1.3, 1.42), paper=1.34, favoured="power_law", decades=1.5, mode=None, truncated=""),
-      differs=dict(alpha=1.5, ci=(1.4, 1.6), paper=1.34, favoured="undecided", decades=0.6, mode=4, truncated=""))
-def power_law_distribution(alpha: float | None, ci: tuple[float, float] | None, paper: float, favoured: str | None,
+@rule(agrees=dict(alpha=1.36, ci=(1.3, 1.42), target=1.34, favoured="power_law", decades=1.5, mode=None, truncated=""),
+      differs=dict(alpha=1.5, ci=(1.4, 1.6), target=1.34, favoured="undecided", decades=0.6, mode=4, truncated=""))
+def power_law_distribution(alpha: float | None, ci: tuple[float, float] | None, target: float, favoured: str | None,
                            decades: float | None, mode: int | None, truncated: str, tol: float = FSS_TOL) -> Verdict:
     """A distribution the paper fits with a power law p(x) ∝ x^-α over all observations, judged on the
     CSN tail fit and its likelihood ratios (never a whole-range MLE, which returns ≈ 1.3 for a uniform
@@ -512,7 +512,7 @@ def power_law_distribution(alpha: float | None, ci: tuple[float, float] | None, 
         return Verdict("inconclusive", f"the tail spans {0 if decades is None else decades:.2f} < 1 decade")
     if favoured != "power_law":
         return Verdict("inconclusive", f"likelihood ratio {favoured}")
-    return close_to(alpha, paper, tol, ci=ci)
+    return close_to(alpha, target, tol, ci=ci)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -624,10 +624,10 @@ def _distribution_claims(res: ConnectivityResults) -> list[Claim]:
         out.append(Claim.judged(
             f"{CHAPTER}.{key}_exponent.{phase}",
             f"{key.replace('_', ' ')} distribution ~ x^-α {PHASE_LABELS[phase]}, pooled over M (C_th = {cfg.c_th})",
-            pval, None if f is None or d.truncated else f.alpha, "power_law_distribution",
+            pval, d.label() if f is None or d.truncated or d.mode is not None else f.alpha, "power_law_distribution",
             detail={"n": d.n, "tail_fit": None if f is None else f.as_dict(), "error": d.error, "mode": d.mode,
                     "reading": d.label(), "step": [p.phases[phase].step for p in res.ok(res.fss)]},
-            alpha=None if f is None else f.alpha, ci=ci, paper=pval, favoured=None if f is None else f.favoured(),
+            alpha=None if f is None else f.alpha, ci=ci, target=pval, favoured=None if f is None else f.favoured(),
             decades=d.decades, mode=d.mode, truncated=d.truncated))
     readings = {str(th): {k: res.dist_fits[(k, "end", th)].label() for k in DIST_KEYS} for th in cfg.dist_thresholds}
     out.append(Claim(f"{CHAPTER}.distributions.thresholds_and_components",
