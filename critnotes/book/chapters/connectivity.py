@@ -278,7 +278,7 @@ class ConnectivityResults:
     labels: np.ndarray                # (n_probe,) probe digits (sorted)
     layer_sizes: list[int]
     activity: np.ndarray              # (n_ckpt, n_probe, M)
-    corr: np.ndarray                  # (n_ckpt, M, M) float32
+    corr: np.ndarray                  # (n_ckpt, M, M) float32 for the figures (metrics come from float64)
     order: np.ndarray                 # Rastermap order of the neurons at the last checkpoint
     metrics: dict                     # C_th → {GraphMetrics field → (n_ckpt,)}
     batch: dict                       # "n_edges", "s1": (n_ckpt, n_batches) at cfg.c_th
@@ -330,18 +330,19 @@ def run(cfg: ConnectivityConfig, device=None, progress: bool = True) -> Connecti
     transition_plateau([1.0], [0], cfg.plateau_rel)          # checks plateau_rel before any training
     res = critical_run(cfg.run, device=device, progress=progress)
     rec = res.probes["activity"]
-    corr = np.stack([graphs.correlation_matrix(a) for a in rec.activity]).astype(np.float32)
+    corr64 = [graphs.correlation_matrix(a) for a in rec.activity]
     names = [f.name for f in dataclasses.fields(graphs.GraphMetrics)]
     metrics = {}
     for th in cfg.thresholds:
-        rows = [graphs.graph_metrics(c, th) for c in corr]
+        rows = [graphs.graph_metrics(c, th) for c in corr64]
         metrics[th] = {k: np.array([getattr(r, k) for r in rows]) for k in names}
     batch = [graphs.batch_statistics(a, cfg.c_th, n_batches=cfg.n_batches,
                                      batch_size=min(cfg.batch_probe, a.shape[0]), seed=i)
              for i, a in enumerate(rec.activity)]
     n_out = rec.layer_sizes[-1]
     logits = rec.activity[:, :, -n_out:]
-    eigs = [graphs.eigen_spectrum(c) for c in corr]
+    eigs = [graphs.eigen_spectrum(c) for c in corr64]
+    corr = np.stack(corr64).astype(np.float32)
     order = graphs.activity_order(rec.activity[-1], n_pcs=cfg.rastermap_pcs, n_clusters=cfg.rastermap_clusters,
                                   locality=cfg.rastermap_locality)
     point = dict(c_th=cfg.c_th, t_paper=cfg.t_paper, plateau_rel=cfg.plateau_rel)
