@@ -65,7 +65,7 @@ def graph_curve(rows: list, sizes) -> None:
     for n in sizes:
         c = graphs.correlation_matrix(activity(n))
         sec, m = _time(graphs.graph_metrics, c, 0.5)
-        _emit(rows, analysis="graph_metrics", x_name="neurons", x=n, seconds=sec, n_edges=m["n_edges"])
+        _emit(rows, analysis="graph_metrics", x_name="neurons", x=n, seconds=sec, n_edges=m.n_edges)
         sec, _ = _time(graphs.forman_curvature, graphs.adjacency(c, 0.5), True)
         _emit(rows, analysis="forman_augmented", x_name="neurons", x=n, seconds=sec)
 

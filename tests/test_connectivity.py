@@ -18,21 +18,47 @@ def test_loglog_fit_recovers_planted_exponent():
     rng = np.random.default_rng(0)
     y = 2.0 * m ** 1.75 * np.exp(rng.normal(scale=0.05, size=m.size))
     fit = ch.loglog_fit(m, y)
-    assert fit["exponent"] == pytest.approx(1.75, abs=3 * fit["se"] + 0.02)
-    assert 0 < fit["se"] < 0.1 and fit["n_points"] == 6
+    assert fit.exponent == pytest.approx(1.75, abs=3 * fit.se + 0.02)
+    assert 0 < fit.se < 0.1 and fit.n_points == 6
+    lo, hi = fit.ci
+    assert lo < 1.75 < hi and hi - lo == pytest.approx(2 * 2.776 * fit.se, rel=1e-3)     # Student t, 4 d.o.f.
     exact = ch.loglog_fit(m, 3.0 * m ** 0.5)
-    assert exact["exponent"] == pytest.approx(0.5) and exact["se"] == pytest.approx(0.0, abs=1e-9)
+    assert exact.exponent == pytest.approx(0.5) and exact.se == pytest.approx(0.0, abs=1e-9)
     # zeros (e.g. no edges at all) are dropped; fewer than 3 points gives no exponent
-    assert ch.loglog_fit([1, 2, 3, 4], [0, 0, 5, 6])["exponent"] is None
+    none = ch.loglog_fit([1, 2, 3, 4], [0, 0, 5, 6])
+    assert none.exponent is None and none.ci is None
 
 
 def test_shift_fit_skips_failed_and_diverged_points():
-    pts = [{"lr": 0.01, "t_c": 400, "diverged": False}, {"lr": 0.1, "t_c": 40, "diverged": False},
-           {"lr": 1.0, "t_c": 4, "diverged": False}, {"lr": 3.0, "t_c": 1, "diverged": True},
-           Failed({"lr": 10.0}, "boom")]
-    fit = ch.shift_fit(pts, "lr")
-    assert fit["exponent"] == pytest.approx(-1.0)
-    assert fit["values"] == {"0.01": 400, "0.1": 40, "1.0": 4}
+    def point(lr, t_c, diverged=False):
+        return ch.PointSummary(M=30, lr=lr, batch_size=64, normalize="standard", diverged=diverged,
+                               steps=np.arange(3), frob=np.ones(3), t_c=t_c, plateau=(t_c, t_c), phases={})
+    pts = [point(0.01, 400), point(0.1, 40), point(1.0, 4), point(3.0, 1, diverged=True), Failed({"lr": 10.0}, "boom")]
+    fit, values = ch.shift_fit(pts, "lr")
+    assert fit.exponent == pytest.approx(-1.0)          # the gradient-flow t_c ∝ 1/ν planted
+    assert values == {"0.01": 400, "0.1": 40, "1.0": 4}
+
+
+def test_transition_plateau_and_hump_mode():
+    steps = np.array([0, 1, 3, 10, 30, 100, 300])
+    frob = np.array([1.0, 5.0, 9.7, 10.0, 9.6, 9.0, 9.8])
+    assert ch.transition_plateau(frob, steps, 0.05) == (3, 30)          # contiguous around the peak only
+    assert ch.transition_plateau(frob, steps, 0.0) == (10, 10)
+    with pytest.raises(ValueError, match="plateau_rel"):
+        ch.transition_plateau(frob, steps, 1.5)
+    assert ch.hump_mode(np.repeat([2, 3, 4, 5, 6], [5, 20, 60, 20, 5])) == 4
+    assert ch.hump_mode(np.repeat([1, 2, 4, 8], [80, 20, 5, 1])) is None           # decreasing: no hump
+    assert ch.hump_mode(np.repeat([1, 2, 3], [40, 42, 10])) is None                # within noise of the minimum
+
+
+def test_distribution_rule_never_agrees_from_a_hump_or_a_truncated_search():
+    good = dict(alpha=1.36, ci=(1.3, 1.42), target=1.34, favoured="power_law", decades=1.5, mode=None, truncated="")
+    assert ch.power_law_distribution(**good).verdict == "agrees"
+    assert ch.power_law_distribution(**{**good, "mode": 4}).verdict == "differs"
+    assert ch.power_law_distribution(**{**good, "truncated": "cap of 10 cliques reached"}).verdict == "not measured"
+    assert ch.power_law_distribution(**{**good, "decades": 0.5}).verdict == "inconclusive"
+    assert ch.power_law_distribution(**{**good, "favoured": "exponential"}).verdict == "differs"
+    assert ch.extensive_s1(1.0, (0.9, 1.1), min_fraction=0.97).verdict == "inconclusive"   # far above percolation
 
 
 def test_ncg_distributions_planted_blocks():
@@ -42,11 +68,15 @@ def test_ncg_distributions_planted_blocks():
     x = np.column_stack([z[:, [0]].repeat(4, 1), z[:, [1]].repeat(3, 1), z[:, 2:]])
     c = ch.graphs.correlation_matrix(x)
     d = ch.ncg_distributions(c, x, 0.5, max_cliques=100)
-    assert sorted(d["degree"].tolist()) == [2, 2, 2, 3, 3, 3, 3]
-    assert sorted(d["clique_size"].tolist()) == [3, 4]
+    assert sorted(d.degree.tolist()) == [2, 2, 2, 3, 3, 3, 3]
+    assert sorted(d.clique_size.tolist()) == [3, 4] and sorted(d.component_size.tolist()) == [3, 4]
     mean_abs = np.abs(x).mean(axis=0)
-    assert sorted(d["clique_activity"].tolist()) == pytest.approx(sorted([mean_abs[:4].sum(), mean_abs[4:7].sum()]))
-    assert not d["truncated"]
+    want = sorted([mean_abs[:4].sum(), mean_abs[4:7].sum()])
+    assert sorted(d.clique_activity.tolist()) == pytest.approx(want)
+    assert sorted(d.component_activity.tolist()) == pytest.approx(want)
+    assert not d.truncated and d.reason == ""
+    capped = ch.ncg_distributions(c, x, 0.5, max_cliques=1)
+    assert capped.truncated and "cap" in capped.reason
 
 
 def test_transition_index_and_config_errors():
@@ -55,12 +85,14 @@ def test_transition_index_and_config_errors():
         ch.run(dataclasses.replace(ch.PROFILES["ci"], c_th=0.55), progress=False)
     with pytest.raises(ValueError, match="phase"):
         ch.plot_distributions(None, phase="middle")
+    with pytest.raises(ValueError, match="plateau_rel"):
+        ch.run(dataclasses.replace(ch.PROFILES["ci"], plateau_rel=1.0), progress=False)
 
 
 def test_tiny_chapter_end_to_end():
     """One small run of everything (4 tiny trainings; the single Rastermap fit of the test suite)."""
     run = CriticalRunConfig(width=8, steps=60, n_checkpoints=8, n_probe=100)
-    cfg = ch.ConnectivityConfig(run=run, thresholds=(0.5, 0.9), n_batches=4, batch_probe=50, fss_widths=(5, 8, 12),
+    cfg = ch.ConnectivityConfig(run=run, thresholds=(0.5, 0.9), dist_thresholds=(0.5,), n_batches=4, batch_probe=50, fss_widths=(5, 8, 12),
                                 fss_steps=60, fss_checkpoints=8, lrs=(0.05, 0.1), batch_sizes=(64,),
                                 shift_steps=60, shift_checkpoints=8, max_cliques=500, rastermap_pcs=10,
                                 rastermap_clusters=5)
@@ -72,21 +104,27 @@ def test_tiny_chapter_end_to_end():
     assert np.all(res.metrics[0.9]["n_edges"] <= res.metrics[0.5]["n_edges"])      # higher threshold, fewer edges
     assert res.batch["n_edges"].shape == (len(res.steps), 4)
     assert res.delta_i[0] == 0 and np.all(res.s_pred <= np.log(10) + 1e-9)
-    assert [p["M"] for p in res.fss] == [20, 26, 34]
+    assert [p.M for p in res.fss] == [20, 26, 34]
+    assert res.raw.normalize == "none" and ch.transition_times(res)["none"][0] == res.raw.t_c
+    assert res.plateau[0] <= res.t_c <= res.plateau[1]
     fss = ch.scaling(res)
-    assert fss["end"]["s1"]["n_points"] == 3
+    assert fss["end"]["s1"].n_points == 3 and set(fss) == set(ch.PHASES)
+    for p in res.fss:       # the fixed-t phase sits at the checkpoint nearest to t = 100 (the 60-step run: its end)
+        assert p.phases["fixed_t"].step == p.steps[np.argmin(np.abs(p.steps - 100))]
     claims = ch.claims(res)
     ids = [c.id for c in claims]
-    for want in ("connectivity.transition_time", "connectivity.fss.transition.frob", "connectivity.fss.end.mean_degree",
-                 "connectivity.degree_exponent.end", "connectivity.clique_size_exponent.transition",
-                 "connectivity.shift.lr", "connectivity.shift.batch"):
+    for want in ("connectivity.transition_time", "connectivity.transition_time.raw_pixels",
+                 "connectivity.fss.fixed_t.frob", "connectivity.fss.transition.frob", "connectivity.fss.end.mean_degree",
+                 "connectivity.fss.fixed_t.s1_at_unit_degree", "connectivity.degree_exponent.end",
+                 "connectivity.clique_size_exponent.fixed_t", "connectivity.shift.lr", "connectivity.shift.batch"):
         assert want in ids
-    assert sum(i.startswith("connectivity.fss.") for i in ids) == 6
+    assert sum(i.startswith("connectivity.fss.") for i in ids) == 12
     shift = next(c for c in claims if c.id == "connectivity.shift.lr")     # two ν values: too few for a slope
-    assert shift.measured is None and shift.agrees is None and len(shift.detail["values"]) == 2
+    assert shift.measured is None and shift.verdict == "not measured" and len(shift.detail["t_c"]) == 2
     tc = next(c for c in claims if c.id == "connectivity.transition_time")
     assert tc.measured == res.t_c
     json.dumps([c.as_dict() for c in claims])
+    assert "raw pixels give" in ch.discussion(res)
     for plot in (ch.plot_snapshots, ch.plot_metrics, ch.plot_scaling, ch.plot_distributions, ch.plot_shift):
         fig = plot(res)
         assert fig.axes and all(ax.get_xlabel() or not ax.axison for ax in fig.axes if ax.get_label() != "<colorbar>")

@@ -53,21 +53,34 @@ def test_components_and_susceptibility():
     assert graphs.susceptibility([1, 1, 1, 1]) == pytest.approx(1.0)
     with pytest.raises(ValueError, match=">= 1"):
         graphs.susceptibility([3, 0])
+    groups = graphs.components(adj(g))
+    assert [len(q) for q in groups] == [5, 3, 2, 1, 1]
+    assert sorted(groups[1].tolist()) == [5, 6, 7] and sorted(np.concatenate(groups).tolist()) == list(range(12))
+
+
+def test_unit_degree_threshold_gives_mean_degree_one():
+    rng = np.random.default_rng(4)
+    for m in (11, 40):
+        c = graphs.correlation_matrix(rng.normal(size=(50, m)) + rng.normal(size=(50, 1)))
+        th = graphs.unit_degree_threshold(c)
+        assert graphs.graph_metrics(c, th).n_edges == m // 2
+    with pytest.raises(ValueError, match="square"):
+        graphs.unit_degree_threshold(np.ones((2, 3)))
 
 
 def test_graph_metrics_on_planted_correlations():
     g = nx.disjoint_union(nx.star_graph(4), nx.complete_graph(3))     # 8 nodes, 4 + 3 edges
     c = corr_of(g)
     m = graphs.graph_metrics(c, 0.5)
-    assert m["n_edges"] == 7
-    assert m["mean_degree"] == pytest.approx(14 / 8)
-    assert m["p_edge"] == pytest.approx(7 / 28)
-    assert m["s1"] == 5 and m["n_components"] == 2
-    assert m["chi"] == pytest.approx(3.0)
-    assert m["frob"] == pytest.approx(np.sqrt(14 * 0.64))              # diagonal excluded
+    assert m.n_edges == 7
+    assert m.mean_degree == pytest.approx(14 / 8)
+    assert m.p_edge == pytest.approx(7 / 28)
+    assert m.s1 == 5 and m.n_components == 2
+    assert m.chi == pytest.approx(3.0)
+    assert m.frob == pytest.approx(np.sqrt(14 * 0.64))              # diagonal excluded
     # star edges 4-4-1 = -1 (×4), triangle edges 0 (×3): entropy of (4/7, 3/7)
-    assert m["h_fr"] == pytest.approx(-(4 / 7 * np.log(4 / 7) + 3 / 7 * np.log(3 / 7)))
-    assert graphs.graph_metrics(c, 0.9)["n_edges"] == 0
+    assert m.h_fr == pytest.approx(-(4 / 7 * np.log(4 / 7) + 3 / 7 * np.log(3 / 7)))
+    assert graphs.graph_metrics(c, 0.9).n_edges == 0
 
 
 def test_correlation_matrix_dead_neurons_and_errors():
@@ -159,8 +172,8 @@ def test_batch_statistics_planted_blocks():
     x = np.column_stack([z[:, [0]] + 0.1 * rng.normal(size=(400, 5)), z[:, [1]] + 0.1 * rng.normal(size=(400, 3)),
                          rng.normal(size=(400, 4))])
     st = graphs.batch_statistics(x, 0.5, n_batches=20, batch_size=100, seed=0)
-    assert (st["s1"] == 5).all()
-    assert (st["n_edges"] >= 10 + 3).all() and st["n_edges"].mean() < 10 + 3 + 2
+    assert (st.s1 == 5).all()
+    assert (st.n_edges >= 10 + 3).all() and st.n_edges.mean() < 10 + 3 + 2
     with pytest.raises(ValueError, match="batch_size"):
         graphs.batch_statistics(x, 0.5, batch_size=1000)
 

@@ -29,7 +29,8 @@ from scipy.sparse import csgraph
 
 __all__ = [
     "correlation_matrix", "frobenius_norm", "adjacency", "forman_curvature", "forman_entropy",
-    "component_sizes", "susceptibility", "graph_metrics", "batch_statistics", "to_networkx",
+    "components", "component_sizes", "susceptibility", "GraphMetrics", "graph_metrics", "BatchStatistics",
+    "batch_statistics", "unit_degree_threshold", "to_networkx",
     "Cliques", "maximal_cliques", "clique_activity", "eigen_spectrum", "spectrum_exponent",
     "explained_variance", "prediction_entropy", "activity_order",
 ]
@@ -120,6 +121,15 @@ def forman_entropy(curvature) -> float:
     return float(-(p * np.log(p)).sum()) + 0.0     # + 0.0: no '-0.0' for a single value
 
 
+def components(a) -> list[np.ndarray]:
+    """Node sets of the connected components, largest first (isolated nodes are components of size 1;
+    Fig 1g–h's component sizes and activities)."""
+    a = _check_adjacency(a)
+    _, labels = csgraph.connected_components(sparse.csr_matrix(a), directed=False)
+    groups = np.split(np.argsort(labels, kind="stable"), np.cumsum(np.bincount(labels))[:-1])
+    return sorted(groups, key=len, reverse=True)
+
+
 def component_sizes(a) -> np.ndarray:
     """Sizes of the connected components, largest first (isolated nodes are components of size 1)."""
     a = _check_adjacency(a)
@@ -136,28 +146,60 @@ def susceptibility(sizes) -> float:
     return float((rest ** 2).sum() / rest.sum()) if rest.size else 0.0
 
 
-def graph_metrics(c, c_th: float, augmented: bool = False) -> dict:
-    """All Fig 1b scalars of the NCG of ``C`` at ``c_th``.
+@dataclasses.dataclass(frozen=True)
+class GraphMetrics:
+    """The Fig 1b scalars of one NCG (:func:`graph_metrics`)."""
 
-    Keys: ``frob`` (‖C‖_F), ``frob2`` (its square), ``n_edges``, ``p_edge`` (P(|C|>C_th)),
-    ``mean_degree``, ``h_fr``, ``s1``, ``chi``, ``n_components``.
-    """
+    frob: float             # ‖C‖_F (off-diagonal)
+    frob2: float            # its square Σ_{i≠j} C_ij² (the quantity the paper's M^{3/2}, M^{7/4} can describe)
+    n_edges: int
+    p_edge: float           # P(|C| > C_th): fraction of neuron pairs that are edges
+    mean_degree: float      # ⟨k⟩ = 2E/M
+    h_fr: float             # Forman–Ricci entropy (nats)
+    s1: int                 # largest component (neurons)
+    chi: float              # percolation susceptibility, giant excluded
+    n_components: int
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def graph_metrics(c, c_th: float, augmented: bool = False) -> GraphMetrics:
+    """All Fig 1b scalars of the NCG of ``C`` at ``c_th``."""
     a = adjacency(c, c_th)
     m = a.shape[0]
     _, f = forman_curvature(a, augmented)
     sizes = component_sizes(a)
     n_e = int(f.size)
     frob = frobenius_norm(c)
-    return {"frob": frob, "frob2": frob ** 2, "n_edges": n_e, "p_edge": 2 * n_e / max(m * (m - 1), 1),
-            "mean_degree": 2 * n_e / m, "h_fr": forman_entropy(f), "s1": int(sizes[0]),
-            "chi": susceptibility(sizes), "n_components": int(sizes.size)}
+    return GraphMetrics(frob=frob, frob2=frob ** 2, n_edges=n_e, p_edge=2 * n_e / max(m * (m - 1), 1),
+                        mean_degree=2 * n_e / m, h_fr=forman_entropy(f), s1=int(sizes[0]),
+                        chi=susceptibility(sizes), n_components=int(sizes.size))
 
 
-def batch_statistics(activity, c_th: float, *, n_batches: int = 50, batch_size: int = 64, seed: int = 0) -> dict:
+def unit_degree_threshold(c) -> float:
+    """The threshold at which the NCG of ``C`` has mean degree ⟨k⟩ ≈ 1 (E = ⌊M/2⌋ edges, ties aside): the
+    Erdős–Rényi percolation point, where ``S₁ ∝ M`` can fail (random graphs give ``S₁ ∝ M^{2/3}`` there)."""
+    c = np.asarray(c, dtype=np.float64)
+    if c.ndim != 2 or c.shape[0] != c.shape[1] or c.shape[0] < 3:
+        raise ValueError(f"C must be a square matrix with M >= 3, got shape {c.shape}")
+    pairs = np.sort(np.abs(c[np.triu_indices(c.shape[0], 1)]))[::-1]
+    return float(min(pairs[c.shape[0] // 2], np.nextafter(1.0, 0.0)))
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchStatistics:
+    """Edge counts and largest components of the NCGs of random probe batches (:func:`batch_statistics`)."""
+
+    n_edges: np.ndarray     # (n_batches,)
+    s1: np.ndarray          # (n_batches,)
+
+
+def batch_statistics(activity, c_th: float, *, n_batches: int = 50, batch_size: int = 64,
+                     seed: int = 0) -> BatchStatistics:
     """Edge count ``N_E`` and ``S₁`` of the NCGs of ``n_batches`` random probe batches (Fig 1b, p(N_E)).
 
     ``activity`` is ``(n_samples, M)``; each batch draws ``batch_size`` samples without replacement.
-    Returns arrays ``n_edges`` and ``s1`` of length ``n_batches``.
     """
     x = np.asarray(activity)
     if not 2 <= batch_size <= x.shape[0]:
@@ -168,7 +210,7 @@ def batch_statistics(activity, c_th: float, *, n_batches: int = 50, batch_size: 
         a = adjacency(correlation_matrix(x[rng.choice(x.shape[0], batch_size, replace=False)]), c_th)
         ne[b] = a.sum() // 2
         s1[b] = component_sizes(a)[0]
-    return {"n_edges": ne, "s1": s1}
+    return BatchStatistics(n_edges=ne, s1=s1)
 
 
 def to_networkx(c, c_th: float) -> nx.Graph:
@@ -265,7 +307,7 @@ def _bits(m: int):
 
 
 def clique_activity(cliques, mean_abs_activity) -> np.ndarray:
-    """``a_C``: summed mean absolute activity of the neurons of each clique (Fig 1h)."""
+    """``a_C``: summed mean absolute activity of the neurons of each clique, or of each component (Fig 1h)."""
     a = np.asarray(mean_abs_activity, dtype=np.float64)
     return np.array([a[list(q)].sum() for q in cliques])
 
