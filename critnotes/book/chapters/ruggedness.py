@@ -347,7 +347,8 @@ def widget_controls(res: RuggednessResults, cfg: RuggednessConfig) -> dict:
     """The interactive demo's controls (first value = default)."""
     eps = res.eps_values()
     return {"plot_perturbations": {"eps": [max(cfg.eps)] + [e for e in eps if e != max(cfg.eps)],
-                                   "layer": ["all", *res.layer_names], "scale": ["auto", "semilog", "loglog"]},
+                                   "epoch": list(cfg.epochs[::-1]), "layer": ["all", *res.layer_names],
+                                   "scale": ["auto", "semilog", "loglog"]},
             "plot_parameters": {"layer": ["all", *res.layer_names], "absolute": [True, False]},
             "plot_synthetic": {"delta": list(cfg.synthetic_delta)}}
 
@@ -366,7 +367,8 @@ def plot_perturbations(res: RuggednessResults, *, eps: float | None = None, epoc
                        layer: str | int | None = "all", scale: str = "auto", ax=None):
     """Distribution of |ΔL| for +ε and −ε (Fig 4 B–E): semi-log with the MLE exponential for small ε,
     log-log with the MLE power law for large ε (``scale="auto"``: semi-log below ε = 0.1).  The fitted
-    lines are those of all layers pooled, above the common x_min (dotted)."""
+    lines are those of all layers pooled, above the common x_min (dotted).  At an earlier ``epoch`` only the
+    paper's two ε were scanned: the nearest is shown."""
     dL, epoch, eps = _select(res, epoch, eps, layer)
     t = res.fits[(epoch, eps)].test
     fig, ax = axes(ax)
