@@ -1,39 +1,18 @@
 """Intervals between large updates: streamed two-pass result == store-everything brute force."""
-import dataclasses
-
 import numpy as np
 import pytest
 
 from critnotes.analysis import intervals as iv
 from critnotes.book.chapters.interevent import large_update_intervals
-from critnotes.probes.base import Probe
-from critnotes.probes.interval_probe import IntervalProbe
+from critnotes.probes.interval_probe import IntervalProbe, UpdateTrace
 from critnotes.training.loop import TrainConfig, train
-
-
-@dataclasses.dataclass(frozen=True)
-class _StoreAll(Probe):
-    """Test-only: keep every update (steps × params)."""
-    name: str = "store"
-
-    def wants_delta(self, t):
-        return True
-
-    def start(self, run):
-        object.__setattr__(self, "_rows", [])
-
-    def on_update(self, t, delta, run):
-        self._rows.append(delta.cpu().numpy().copy())
-
-    def finish(self, run):
-        return np.stack(self._rows)
 
 
 CFG = TrainConfig(model="mlp", hidden=(6,), n_train=256, n_test=64, steps=300, batch_size=16, lr=0.05)
 
 
 def test_streamed_intervals_equal_brute_force():
-    deltas = train(CFG, [_StoreAll()], use_cache=False, progress=False).probes["store"]
+    deltas = train(CFG, [UpdateTrace(window=(0, CFG.steps))], use_cache=False, progress=False).probes["trace"]
     stats = large_update_intervals(CFG, (0.01, 0.05), sub_bits=5, progress=False)
     assert stats.counts.shape == (2, CFG.steps)
     for i, th in enumerate(stats.thresholds):
@@ -80,8 +59,8 @@ def test_fit_intervals_recovers_planted_exponent():
     tau = np.round(iv.fitting.sample_pareto(2.7, 200_000, xmin=0.5, seed=2)).astype(int)   # bins [k-½, k+½)
     counts = np.bincount(tau[tau < 5000], minlength=5000)
     f = iv.fit_intervals(counts, ls_range=(10, 500))
-    assert f["mle"]["alpha"] == pytest.approx(2.7, abs=0.1)
-    assert -f["ls"].slope == pytest.approx(2.7, abs=0.25)
+    assert f.mle.alpha == pytest.approx(2.7, abs=0.1)
+    assert -f.ls.slope == pytest.approx(2.7, abs=0.25)
 
 
 def test_bad_input():
@@ -99,4 +78,23 @@ def test_fit_intervals_finite_window():
     the planted exponent."""
     tau = np.round(iv.fitting.sample_pareto(2.5, 300_000, xmin=0.5, seed=5)).astype(int)
     counts = np.bincount(tau[tau < 2000], minlength=2000) * (2000 - np.arange(2000)) / 2000
-    assert iv.fit_intervals(counts, ls_range=(5, 200))["mle"]["alpha"] == pytest.approx(2.5, abs=0.06)
+    assert iv.fit_intervals(counts, ls_range=(5, 200)).mle.alpha == pytest.approx(2.5, abs=0.06)
+
+
+def test_linear_bins_hand_case_and_summaries():
+    counts = np.zeros(10)
+    counts[[1, 2, 5, 7]] = [4, 2, 1, 1]          # 8 intervals; bins of 3 steps: [1,4) [4,7) [7,10)
+    x, p = iv.linear_binned_density(counts, 3)
+    np.testing.assert_allclose(x, [2.0, 5.0, 8.0])
+    np.testing.assert_allclose(p, np.array([6, 1, 1]) / (8 * 3))
+    assert np.sum(p * 3) == pytest.approx(1.0)
+    tau = np.round(iv.fitting.sample_pareto(2.7, 100_000, xmin=0.5, seed=3)).astype(int)
+    f = iv.fit_intervals(np.bincount(tau[tau < 3000], minlength=3000), ls_range=(10, 300))
+    assert f.linear_width == 60 and f.ls_linear.x_range[0] == pytest.approx(30.5)
+    assert f.frac_one == pytest.approx(np.mean(tau[tau < 3000] == 1))
+    assert f.mean == pytest.approx(np.mean(tau[(tau >= 1) & (tau < 3000)]))
+    assert set(f.as_dict()) >= {"ls_linear", "mle", "frac_one", "mean", "burstiness"}
+    with pytest.raises(ValueError, match="empty"):
+        iv.fit_intervals(np.zeros(50))
+    with pytest.raises(ValueError, match="width"):
+        iv.linear_binned_density(counts, 0)

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from critnotes.analysis import fitting, landscape
-from critnotes.book.chapters.ruggedness import survivors
+from critnotes.analysis import landscape
+from critnotes.analysis.losses import loss_per_sample
+from critnotes.book.chapters.ruggedness import family_test, planted_recovered, synthetic_outcome
 from critnotes.training.models import build_model
 
 
@@ -58,6 +59,7 @@ def test_random_trials_caps_small_layers():
     t = landscape.random_trials(model, 5000, seed=0)
     sizes = np.bincount(t.layer)
     assert sizes.tolist() == [5000, 2550, 2550, 2550, 510]    # 50·50+50 = 2550 params; output layer 510
+    assert len(t) == 5000 + 3 * 2550 + 510                      # not the paper's 25,000
     for li in range(5):
         idx = t.index[t.layer == li]
         assert len(np.unique(idx)) == len(idx)
@@ -65,15 +67,29 @@ def test_random_trials_caps_small_layers():
 
 @pytest.mark.parametrize("family", landscape.CURVATURE_FAMILIES)
 def test_synthetic_landscape_recovers_planted_family(family):
+    """Above the common x_min the planted family survives and the wrong one is rejected (decisive)."""
     vals = landscape.synthetic_scan(landscape.synthetic_curvatures(family, 30_000, seed=4), 0.1, seed=4)
-    cmp = fitting.compare_families(vals.ravel())
-    surv = survivors(cmp)
-    assert {"gaussian": "exponential"}.get(family, family) in surv
+    t = family_test(vals)
+    assert synthetic_outcome(t, family) == "decisive", (family, t.survivors)
     if family == "power_law":      # a bounded factor |2xδ ± δ²| keeps the planted tail exponent
-        assert cmp["power_law"]["alpha"] == pytest.approx(2.5, abs=0.1)
-        assert "exponential" not in surv
-    if family == "gaussian":       # light tail: the power law is rejected
-        assert "power_law" not in surv
+        assert t.alpha == pytest.approx(2.5, abs=0.15) and not t.at_bound
+
+
+def test_validation_can_fail():
+    """The check says 'rejected' when the planted family loses: exponential data judged as a planted power law."""
+    vals = landscape.synthetic_scan(landscape.synthetic_curvatures("exponential", 30_000, seed=5), 10.0, seed=5)
+    t = family_test(vals)
+    assert synthetic_outcome(t, "power_law") == "failed"
+    assert planted_recovered(["decisive", "failed"]).verdict == "differs"
+    assert planted_recovered(["decisive", "undecided"]).verdict == "inconclusive"
+    with pytest.raises(ValueError, match="non-zero values"):
+        family_test(np.zeros(1000))
+
+
+def test_loss_per_sample_ce_equals_torch():
+    z, y = torch.randn(500, 10, dtype=torch.float64) * 4, torch.randint(0, 10, (500,))
+    np.testing.assert_allclose(loss_per_sample("ce", z, y).numpy(),
+                               torch.nn.functional.cross_entropy(z, y, reduction="none").numpy(), rtol=1e-12, atol=1e-13)
 
 
 def test_synthetic_scan_is_exact():

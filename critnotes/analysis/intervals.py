@@ -28,7 +28,8 @@ from scipy import special
 from critnotes.analysis import fitting
 from critnotes.analysis.update_stats import UpdateStats
 
-__all__ = ["IntervalStats", "threshold_for_quantile", "brute_force_intervals", "shuffled_null", "interval_bins", "fit_intervals", "burstiness"]
+__all__ = ["IntervalStats", "threshold_for_quantile", "brute_force_intervals", "shuffled_null", "interval_bins", "IntervalFit",
+           "linear_binned_density", "fit_intervals", "burstiness"]
 
 
 @dataclasses.dataclass
@@ -118,16 +119,67 @@ def interval_bins(length: int, per_decade: int = 10) -> np.ndarray:
     return np.append(k, top + 1) - 0.5
 
 
-def fit_intervals(counts: np.ndarray, ls_range: tuple[float, float] | None = None, xmin: float | None = None) -> dict:
-    """Fits of an interval histogram (``counts[τ]``), paper 002 Fig 5.
+@dataclasses.dataclass(frozen=True)
+class IntervalFit:
+    """Fits and summaries of one interval histogram (paper 002 Fig 5), from :func:`fit_intervals`.
 
-    ``ls``: the paper's least-squares slope on log-binned densities within ``ls_range``;
-    ``mle``: binned MLE power law on τ ≥ ``xmin`` (default: from the start of ``ls_range``, so both
-    fits start at the same interval) with likelihood ratios against log-normal and exponential
-    (Virkar & Clauset); ``mle_ks``: the same with x_min chosen by the KS distance (CSN) — in a
-    finite window it can land on the cutoff near the window length, where intervals become rare.
+    ``ls``: the least-squares slope on log-binned densities within ``ls_range``; ``ls_linear``: the
+    paper's own fit, a least-squares line through the log-log points of *linear* bins of
+    ``linear_width`` steps (its ``x_range`` is the τ range it covers); ``mle``: binned MLE power law
+    from the start of ``ls_range`` with likelihood ratios; ``mle_ks``: the same with x_min chosen by
+    the KS distance; ``burstiness``, ``mean`` (mean interval) and ``frac_one`` (share of τ = 1) describe
+    the whole distribution, not only its tail; ``x``/``density`` and ``x_linear``/``density_linear``
+    are the plotted points.
+    """
+
+    ls: fitting.LineFit
+    ls_linear: fitting.LineFit
+    linear_width: int
+    mle: fitting.PowerLawFit
+    mle_ks: fitting.PowerLawFit
+    burstiness: float
+    mean: float
+    frac_one: float
+    n_intervals: float
+    x: np.ndarray
+    density: np.ndarray
+    x_linear: np.ndarray
+    density_linear: np.ndarray
+
+    def as_dict(self) -> dict:
+        """JSON-ready fields (the fits as dicts)."""
+        return {"ls": self.ls.as_dict(), "ls_linear": self.ls_linear.as_dict(), "linear_width": self.linear_width,
+                "mle": self.mle.as_dict(), "mle_ks": self.mle_ks.as_dict(), "burstiness": self.burstiness,
+                "mean": self.mean, "frac_one": self.frac_one, "n_intervals": self.n_intervals}
+
+
+def linear_binned_density(counts: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Density of an interval histogram on linear bins [1, 1+w), [1+w, 1+2w), … (paper 002 Fig 5's
+    binning): (bin centres, count / (N·w)) of the non-empty bins."""
+    c = np.asarray(counts, dtype=float)
+    if int(width) < 1:
+        raise ValueError(f"linear bin width must be >= 1 step, got {width!r}")
+    w = int(width)
+    starts = np.arange(1, len(c), w)
+    binned = np.add.reduceat(c, starts) if len(starts) else np.zeros(0)
+    widths = np.minimum(starts + w, len(c)) - starts
+    keep = binned > 0
+    return (starts + (widths - 1) / 2)[keep], binned[keep] / (c[1:].sum() * widths[keep])
+
+
+def fit_intervals(counts: np.ndarray, ls_range: tuple[float, float] | None = None, xmin: float | None = None,
+                  linear_width: int | None = None) -> IntervalFit:
+    """Fits of an interval histogram (``counts[τ]``), paper 002 Fig 5 (see :class:`IntervalFit`).
+
+    The MLE starts at ``xmin`` (default: the start of ``ls_range``, so the log-binned least squares and
+    the MLE start at the same interval); ``linear_width`` (default: a 50th of the window, the paper's
+    ≈600 steps over 30,000) sets the paper's linear bins.  In a finite window the KS-chosen x_min of
+    ``mle_ks`` can land on the cutoff near the window length, where intervals become rare.
     """
     counts = np.asarray(counts, dtype=float)
+    if not counts[1:].sum() > 0:
+        raise ValueError("the interval histogram is empty: no parameter has two large updates "
+                         "(lower the threshold or lengthen the window)")
     edges = interval_bins(len(counts))
     binned = np.add.reduceat(counts, np.round(edges[:-1] + 0.5).astype(int))
     start = xmin if xmin is not None else (ls_range[0] if ls_range and ls_range[0] else 1.0)
@@ -135,9 +187,14 @@ def fit_intervals(counts: np.ndarray, ls_range: tuple[float, float] | None = Non
     mle = fitting.fit_powerlaw_binned(edges, binned, xmin=x0)
     mle_ks = fitting.fit_powerlaw_binned(edges, binned)
     x, p = fitting.log_binned_density(edges=edges, counts=binned)
-    ls = fitting.loglog_fit(x, p, xrange=ls_range)
-    return {"ls": ls, "mle": mle.as_dict(), "mle_ks": mle_ks.as_dict(), "burstiness": burstiness(counts),
-            "x": x, "density": p}
+    width = max(1, len(counts) // 50) if linear_width is None else int(linear_width)
+    xl, pl = linear_binned_density(counts, width)
+    tau = np.arange(len(counts))
+    n = counts[1:].sum()
+    return IntervalFit(ls=fitting.loglog_fit(x, p, xrange=ls_range), ls_linear=fitting.loglog_fit(xl, pl),
+                       linear_width=width, mle=mle, mle_ks=mle_ks, burstiness=burstiness(counts),
+                       mean=float(np.sum(tau * counts) / n), frac_one=float(counts[1] / n), n_intervals=float(n),
+                       x=x, density=p, x_linear=xl, density_linear=pl)
 
 
 def burstiness(counts: np.ndarray) -> float:

@@ -57,8 +57,9 @@ def _linears(model: nn.Module) -> tuple[list[nn.Linear], list[nn.Module]]:
 def random_trials(model: nn.Module, per_layer: int, seed: int = 0) -> Trials:
     """``per_layer`` distinct random parameters (weights and biases) of every Linear layer (paper: 5,000).
 
-    A layer with fewer parameters contributes all of them (the 784-50-50-50-50-10 MLP's output
-    layer has 510, so the paper's "25,000 trials" are 20,510 distinct parameters here).
+    A layer with fewer parameters contributes all of them (the 784-50-50-50-50-10 MLP's hidden layers
+    have 2,550 and its output layer 510, so ``per_layer=5000`` gives fewer than the paper's 25,000
+    trials; ``len(trials)`` is the number drawn).
     """
     if per_layer < 1:
         raise ValueError(f"per_layer must be >= 1, got {per_layer}")
@@ -140,7 +141,7 @@ def scan(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, trials:
         z = lin(h)
         pre.append(z)
         h = acts[li](z) if li < len(acts) else z
-    base = _row_loss(loss, pre[-1], y)                           # per-sample loss at θ
+    base = loss_per_sample(loss, pre[-1], y)                           # per-sample loss at θ
     w_rows = [lin.weight.t().contiguous() for lin in lins]        # w_rows[l][i] = W_l[:, i], contiguous
     out = np.zeros((len(signs), len(trials)))
 
@@ -150,13 +151,13 @@ def scan(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, trials:
         if li == len(lins) - 1:
             logits = pre[li].index_select(0, rows)
             logits[torch.arange(len(rows), device=rows.device), unit] += change
-            return _row_loss(loss, logits, y.index_select(0, rows))
+            return loss_per_sample(loss, logits, y.index_select(0, rows))
         z = pre[li + 1].index_select(0, rows).addcmul_(change[:, None], w_rows[li + 1].index_select(0, unit))
         for lj in range(li + 1, len(lins)):                      # ^ rank-1 change of layer li+1
             if lj > li + 1:
                 z = lins[lj](h)
             h = acts[lj](z) if lj < len(acts) else z
-        return _row_loss(loss, h, y.index_select(0, rows))
+        return loss_per_sample(loss, h, y.index_select(0, rows))
 
     chunk = max(1, max_rows // (n * len(signs)))
     for li in np.unique(trials.layer):
@@ -187,14 +188,6 @@ def scan(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, trials:
                 acc.index_add_(0, kk, d - base.index_select(0, rows))
             out[:, ks] = (acc / n).view(len(signs), len(ks)).cpu().numpy()
     return out
-
-
-def _row_loss(loss: str, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """:func:`~critnotes.training.loop.loss_per_sample`; cross-entropy as ``logsumexp − target logit`` (the same
-    value, ~2.5× faster than ``F.cross_entropy`` on CPU for few classes: the scan's hot spot)."""
-    if loss == "ce":
-        return torch.logsumexp(logits, 1) - logits.gather(1, y[:, None]).squeeze(1)
-    return loss_per_sample(loss, logits, y)
 
 
 def synthetic_curvatures(family: str, D: int, seed: int = 0, *, alpha: float = 2.5, sigma: float = 1.0) -> np.ndarray:

@@ -10,9 +10,13 @@ LOSSES = ("ce", "mse")
 
 
 def loss_per_sample(kind: str, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Per-sample loss: cross-entropy, or MSE between logits and the one-hot target (mean over classes)."""
+    """Per-sample loss: cross-entropy, or MSE between logits and the one-hot target (mean over classes).
+
+    Cross-entropy is computed as ``logsumexp(logits) − logits[y]``: the same value as
+    ``F.cross_entropy(reduction="none")`` to rounding, and several times faster on CPU for few classes
+    (the hot spot of the perturbation scan of paper 002 Fig 4)."""
     if kind == "ce":
-        return nn.functional.cross_entropy(logits, y, reduction="none")
+        return torch.logsumexp(logits, 1) - logits.gather(1, y[:, None]).squeeze(1)
     onehot = nn.functional.one_hot(y, logits.shape[1]).to(logits.dtype)
     return ((logits - onehot) ** 2).mean(dim=1)
 

@@ -56,3 +56,30 @@ class IntervalProbe(Probe):
             thresholds=np.array(self.thresholds, dtype=float), window=tuple(self.window),
             counts=st["hist"].view(k, -1).cpu().numpy(),
             events_per_param=[np.bincount(r) for r in st["n_ev"].cpu().numpy()], n_params=run.flat.numel())
+
+
+@dataclasses.dataclass(frozen=True)
+class UpdateTrace(Probe):
+    """Probe: every update Δw of every parameter in steps ``[start, stop)``, as a (steps × params) array —
+    the store-everything reference for :class:`IntervalProbe` on short runs (memory steps × params)."""
+
+    window: tuple[int, int] = (0, 200)
+    name: str = "trace"
+
+    def wants_delta(self, t: int) -> bool:
+        return self.window[0] <= t < self.window[1]
+
+    def start(self, run: Run) -> None:
+        a, b = self.window
+        if not 0 <= a < b:
+            raise ValueError(f"window must be [start, stop) with 0 <= start < stop, got {self.window!r}")
+        if (b - a) * run.flat.numel() > 5e8:
+            raise ValueError(f"an update trace of {b - a} steps × {run.flat.numel():,} parameters is too large; "
+                             f"use a shorter window (IntervalProbe needs no trace)")
+        object.__setattr__(self, "_rows", [])
+
+    def on_update(self, t: int, delta: torch.Tensor, run: Run) -> None:
+        self._rows.append(delta.detach().cpu().numpy().copy())
+
+    def finish(self, run: Run) -> np.ndarray:
+        return np.stack(self._rows)
