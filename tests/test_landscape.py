@@ -70,7 +70,7 @@ def test_synthetic_landscape_recovers_planted_family(family):
     surv = survivors(cmp)
     assert {"gaussian": "exponential"}.get(family, family) in surv
     if family == "power_law":      # a bounded factor |2xδ ± δ²| keeps the planted tail exponent
-        assert cmp["power_law"]["alpha"] == pytest.approx(2.5, abs=0.1)
+        assert cmp.power_law.alpha == pytest.approx(2.5, abs=0.1)
         assert "exponential" not in surv
     if family == "gaussian":       # light tail: the power law is rejected
         assert "power_law" not in surv

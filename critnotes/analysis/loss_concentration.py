@@ -232,9 +232,9 @@ def family_switch(steps, losses_by_t, *, p_threshold: float = 0.1) -> dict:
         except ValueError as exc:   # too few positive losses for a tail fit
             rows.append({"t": int(t), "R": math.nan, "p": math.nan, "alpha": math.nan, "error": str(exc)})
             continue
-        r, p = cf["comparisons"]["power_law_vs_lognormal"]
-        rows.append({"t": int(t), "R": float(r), "p": float(p), "alpha": cf["power_law"]["alpha"],
-                     "xmin": cf["power_law"]["xmin"], "best": cf["best"]})
+        r, p = cf.comparisons["power_law_vs_lognormal"]
+        rows.append({"t": int(t), "R": float(r), "p": float(p), "alpha": cf.power_law.alpha,
+                     "xmin": cf.power_law.xmin, "best": cf.best})
     ln_wins = np.array([row["R"] < 0 and row["p"] < p_threshold for row in rows], dtype=bool)
     t_switch = None
     if ln_wins.size and not ln_wins[-1]:

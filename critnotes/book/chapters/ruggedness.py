@@ -92,12 +92,12 @@ def semilog_slope(samples, bins: int = 40) -> fitting.LineFit:
     return fitting.linear_fit(0.5 * (edges[1:] + edges[:-1]), dens, log_y=True)
 
 
-def survivors(cmp: dict, p_threshold: float = 0.1) -> list[str]:
+def survivors(cmp: fitting.FamilyComparison, p_threshold: float = 0.1) -> list[str]:
     """Families of :func:`critnotes.analysis.fitting.compare_families` that no other family beats with a
     significant likelihood ratio (Vuong p < ``p_threshold``).  One survivor is a decisive verdict;
     several mean the data cannot tell them apart (power law vs log-normal usually cannot)."""
     beaten = set()
-    for key, (R, p) in cmp["comparisons"].items():
+    for key, (R, p) in cmp.comparisons.items():
         a, b = key.split("_vs_")
         if p < p_threshold:
             beaten.add(b if R > 0 else a)
@@ -116,7 +116,7 @@ def fit_scan(dL: np.ndarray) -> dict:
     cmp = fitting.compare_families(pos)
     x, p = fitting.log_binned_density(pos)
     return {"compare": cmp, "exponential": fitting.fit_exponential(pos), "ls_semilog": semilog_slope(pos),
-            "ls_loglog": fitting.loglog_fit(x, p, xrange=(cmp["power_law"]["xmin"], None)),
+            "ls_loglog": fitting.loglog_fit(x, p, xrange=(cmp.power_law.xmin, None)),
             "zero_fraction": float(1 - pos.size / v.size), "n": int(v.size)}
 
 
@@ -179,10 +179,10 @@ def claims(res: RuggednessResults) -> list[Claim]:
                        f"({n_trials} parameters × 2 signs, whole training set of {res.dataset})"),
             paper=PAPER_FAMILY[eps], measured=surv[0] if len(surv) == 1 else "undecided: " + "/".join(surv),
             agrees=PAPER_FAMILY[eps] in surv,
-            detail={"survivors": surv, "best_aic": cmp["best"], "comparisons": cmp["comparisons"],
-                    "alpha_mle": cmp["power_law"]["alpha"], "xmin": cmp["power_law"]["xmin"],
-                    "ks_power_law": cmp["power_law"]["ks"], "n_tail": cmp["n_tail"],
-                    "exp_rate_mle": f["exponential"]["rate"], "exp_ks": f["exponential"]["ks"],
+            detail={"survivors": surv, "best_aic": cmp.best, "comparisons": cmp.comparisons,
+                    "alpha_mle": cmp.power_law.alpha, "xmin": cmp.power_law.xmin,
+                    "ks_power_law": cmp.power_law.ks, "n_tail": cmp.n_tail,
+                    "exp_rate_mle": f["exponential"].rate, "exp_ks": f["exponential"].ks,
                     "ls_semilog_r2": f["ls_semilog"].r2, "ls_loglog_alpha": -f["ls_loglog"].slope,
                     "ls_loglog_r2": f["ls_loglog"].r2, "zero_fraction": f["zero_fraction"],
                     "train_acc": res.runs[ep]["train_acc"], "steps": res.runs[ep]["steps"]}))
@@ -192,9 +192,9 @@ def claims(res: RuggednessResults) -> list[Claim]:
     out.append(Claim(
         id=f"{CHAPTER}.alpha.eps{big:g}.epoch{ep}",
         statement="power-law exponent of |ΔL| at large ε (the paper's number was lost in the text extraction)",
-        paper=None, measured={"ls": -f["ls_loglog"].slope, "mle": f["compare"]["power_law"]["alpha"]},
-        agrees=None, detail={"mle_se": f["compare"]["power_law"]["alpha_se"],
-                             "xmin": f["compare"]["power_law"]["xmin"], "ls_r2": f["ls_loglog"].r2}))
+        paper=None, measured={"ls": -f["ls_loglog"].slope, "mle": f["compare"].power_law.alpha},
+        agrees=None, detail={"mle_se": f["compare"].power_law.alpha_se,
+                             "xmin": f["compare"].power_law.xmin, "ls_r2": f["ls_loglog"].r2}))
     for (fam, delta), syn in res.synthetic.items():
         exp = EXPECTED_FAMILY[fam]
         surv = [survivors(c, pt) for c in syn["fits"]]
@@ -206,8 +206,8 @@ def claims(res: RuggednessResults) -> list[Claim]:
                        f"{len(surv)} landscapes; Gaussian → the lightest candidate, exponential)"),
             paper=exp, measured=ok, agrees=ok >= 0.5,
             detail={"survivors": surv, "decisive": float(np.mean([sv == [exp] for sv in surv])),
-                    "best_aic": [c["best"] for c in syn["fits"]],
-                    "alpha_mle": [c["power_law"]["alpha"] for c in syn["fits"]]}))
+                    "best_aic": [c.best for c in syn["fits"]],
+                    "alpha_mle": [c.power_law.alpha for c in syn["fits"]]}))
     return out
 
 
@@ -255,8 +255,8 @@ def plot_perturbations(res: RuggednessResults, eps: float | None = None, epoch: 
         if semilog:
             ex = fitting.fit_exponential(pooled)
             xs = np.linspace(0, np.quantile(pooled, 0.999), 50)
-            ax.semilogy(xs, ex["rate"] * np.exp(-ex["rate"] * (xs - ex["xmin"])), "-", color=PALETTE["fit"],
-                        label=f"MLE exponential, rate {ex['rate']:.3g}")
+            ax.semilogy(xs, ex.rate * np.exp(-ex.rate * (xs - ex.xmin)), "-", color=PALETTE["fit"],
+                        label=f"MLE exponential, rate {ex.rate:.3g}")
         else:
             fit = fitting.fit_powerlaw(pooled)
             x, p = fitting.log_binned_density(pooled)
@@ -293,7 +293,7 @@ def plot_transition(res: RuggednessResults, ax=None):
     eps = res.eps_values(ep)
     for key, label, col in (("power_law_vs_exponential", "power law vs exponential", PALETTE["stage1"]),
                             ("power_law_vs_lognormal", "power law vs log-normal", PALETTE["stage2"])):
-        r = [res.fits[(ep, e)]["compare"]["comparisons"][key][0] / res.fits[(ep, e)]["compare"]["n_tail"]
+        r = [res.fits[(ep, e)]["compare"].comparisons[key][0] / res.fits[(ep, e)]["compare"].n_tail
              for e in eps]
         ax.semilogx(eps, r, "o-", color=col, label=label)
     ax.axhline(0, color=PALETTE["null"], lw=0.8)
@@ -339,7 +339,7 @@ def fit_table(res: RuggednessResults) -> str:
              f"{'R pl-ln (p)':>16} {'R ln-exp (p)':>16}  {'not rejected':24} {'LS semilog r2':>13} "
              f"{'LS loglog a (r2)':>16}"]
     for (ep, eps), f in sorted(res.fits.items()):
-        c = f["compare"]["comparisons"]
+        c = f["compare"].comparisons
 
         def rp(k):
             return f"{c[k][0]:8.1f} ({c[k][1]:.2g})"
