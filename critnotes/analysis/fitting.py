@@ -38,7 +38,7 @@ from scipy import optimize, special, stats
 from critnotes.analysis.records import jsonable
 
 __all__ = [
-    "MIN_TAIL", "PowerLawFit", "fit_powerlaw", "fit_powerlaw_binned", "ExponentialFit", "fit_exponential",
+    "MIN_TAIL", "PowerLawFit", "fit_powerlaw", "fit_powerlaw_binned", "alpha_scan_binned", "ExponentialFit", "fit_exponential",
     "FamilyFit", "FamilyComparison", "compare_families", "log_binned_density", "ccdf", "LineFit", "linear_fit",
     "loglog_fit",
     "sample_pareto",
@@ -422,6 +422,29 @@ def _binned_ks(alpha: float, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> flo
     emp = np.cumsum(c)[fin] / c.sum()
     fit = -np.expm1((1.0 - alpha) * np.log(b[fin] / a[0]))
     return float(np.max(np.abs(emp - fit))) if emp.size else 0.0
+
+
+def alpha_scan_binned(edges, counts, *, alpha_range=(1.0, 12.0)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fit stability of a binned power law: (x_min, α, α se) of the binned MLE at every left edge with at
+    least :data:`MIN_TAIL` counts above and two non-empty bins (no KS search, no alternatives: the
+    exponent alone, as :func:`fit_powerlaw_binned` computes it at that x_min).  Paper 002 Fig 2 (chapter 1).
+    """
+    lo, hi = _check_alpha_range(alpha_range)
+    e, c = _check_histogram(edges, counts)
+    a_all, b_all = e[:-1], e[1:]
+    tail = np.cumsum(c[::-1])[::-1]
+    nonempty = np.cumsum((c > 0)[::-1])[::-1]
+    rows = []
+    for k in range(1 if e[0] == 0 else 0, c.size):
+        if tail[k] < MIN_TAIL or c[k] == 0 or nonempty[k] < 2:
+            continue
+        a, b, cc = a_all[k:], b_all[k:], c[k:]
+        alpha = _fit_pl_bins(a, b, cc, lo, hi)
+        info = _pl_bin_info(alpha, a, b, cc)
+        rows.append((a[0], alpha, 1.0 / math.sqrt(info) if info > 0 else float("inf")))
+    if not rows:
+        raise _too_few(int(round(tail[0])), "counts in a tail of >= 2 bins (histogram total)")
+    return tuple(np.array(v, dtype=float) for v in zip(*rows))
 
 
 def fit_powerlaw_binned(edges, counts, *, xmin=None, alpha_range=(1.0, 12.0)) -> PowerLawFit:
