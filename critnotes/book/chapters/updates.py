@@ -166,6 +166,7 @@ class RunAnalysis:
     n_test: int                       # test samples behind test_acc
     fits: list                        # per window: PowerLawFit or None
     ls: list                          # per window: fitting.loglog_fit LineFit (α = −slope) or None
+    scans: list                       # per window: alpha_vs_xmin (x_min, α, se) or None
     errors: list                      # per window: why there is no fit, or None
 
 
@@ -268,10 +269,11 @@ def alpha_vs_xmin(edges: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np
     return fitting.alpha_scan_binned(*trim(edges, counts))
 
 
-def alpha_interval(edges: np.ndarray, counts: np.ndarray, fit) -> tuple[float, float]:
-    """95 % interval of α: the standard error around every α fitted with x_min within a factor
-    :data:`XMIN_BAND` of the KS choice (statistical and x_min-choice uncertainty together)."""
-    x, a, s = alpha_vs_xmin(edges, counts)
+def alpha_interval(scan, fit) -> tuple[float, float]:
+    """95 % interval of α: the standard error around every α of the x_min ``scan`` (:func:`alpha_vs_xmin`)
+    with x_min within a factor :data:`XMIN_BAND` of the KS choice (statistical and x_min-choice
+    uncertainty together)."""
+    x, a, s = scan
     band = (x >= fit.xmin / XMIN_BAND) & (x <= fit.xmin * XMIN_BAND)
     a, s = np.append(a[band], fit.alpha), np.append(s[band], fit.alpha_se)
     return float(np.min(a - Z95 * s)), float(np.max(a + Z95 * s))
@@ -300,18 +302,18 @@ def tail_curvature(edges: np.ndarray, counts: np.ndarray, fraction: float) -> tu
 def analyse(key: str, label: str, figure: str, result, dataset, windows, n_test: int) -> RunAnalysis:
     """Fits per stage of one finished training run."""
     stats = result.probes["updates"]
-    fits, ls, errors = [], [], []
+    fits, ls, scans, errors = [], [], [], []
     for w in range(len(windows)):
         edges, counts = stats.histogram(w)
         try:
             f, l = fit_stage(edges, counts)
-            fits.append(f), ls.append(l), errors.append(None)
+            fits.append(f), ls.append(l), scans.append(alpha_vs_xmin(edges, counts)), errors.append(None)
         except ValueError as exc:      # diverged early, or too few non-zero updates
-            fits.append(None), ls.append(None), errors.append(str(exc))
+            fits.append(None), ls.append(None), scans.append(None), errors.append(str(exc))
     return RunAnalysis(key=key, label=label, figure=figure, train_cfg=result.cfg, dataset=dataset.name,
                        standin=dataset.standin, windows=windows, stats=stats, losses=result.losses,
                        diverged=result.diverged, n_params=result.n_params, test_acc=result.test_acc,
-                       n_test=n_test, fits=fits, ls=ls, errors=errors)
+                       n_test=n_test, fits=fits, ls=ls, scans=scans, errors=errors)
 
 
 def run_specs(cfg: UpdatesConfig) -> list[tuple[str, str, str, str, dict]]:
@@ -441,7 +443,7 @@ def stage_inputs(r: RunAnalysis, w: int) -> dict | None:
         return None
     e, c = r.stats.histogram(w)
     R, p = f.comparisons["exponential"]
-    return {"alpha": f.alpha, "ci": alpha_interval(e, c, f), "R_exp": R, "p_exp": p,
+    return {"alpha": f.alpha, "ci": alpha_interval(r.scans[w], f), "R_exp": R, "p_exp": p,
             "decades": tail_decades(e, c, f.xmin), "at_bound": f.at_bound}
 
 
@@ -477,11 +479,10 @@ def tail_fraction(f) -> float:
 
 def equal_tail_alpha(r: RunAnalysis, w: int, fraction: float) -> float | None:
     """α of a run's stage with x_min set to the tail fraction ``fraction`` (None if it cannot be fitted)."""
-    e, c = r.stats.histogram(w)
-    try:
-        x, a, _ = alpha_vs_xmin(e, c)
-    except ValueError:
+    if r.scans[w] is None:
         return None
+    e, c = r.stats.histogram(w)
+    x, a, _ = r.scans[w]
     hit = np.flatnonzero(x == tail_edge(e, c, fraction))
     return float(a[hit[0]]) if hit.size else None
 
@@ -796,7 +797,7 @@ def plot_xmin_stability(res: UpdatesResults, key: str = "mlp-medium", stage: int
     if not 0 <= stage < len(r.windows):
         raise ValueError(f"run {key!r} has stages 0…{len(r.windows) - 1}, got stage={stage!r}")
     fig, ax = axes(ax)
-    x, a, s = alpha_vs_xmin(*r.stats.histogram(stage))
+    x, a, s = r.scans[stage] if r.scans[stage] is not None else (np.empty(0),) * 3
     ax.axhspan(*PAPER_ALPHA, color="#cccccc", alpha=0.4, label="paper: 3–5")
     if x.size:
         ax.fill_between(x, a - Z95 * s, a + Z95 * s, color=STAGE_COLORS[stage % 3], alpha=0.3)
