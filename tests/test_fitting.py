@@ -184,23 +184,27 @@ def test_broad_lognormal_is_not_called_a_power_law():
 
 def test_fit_exponential(expo):
     res = F.fit_exponential(expo)
-    assert res["rate"] == pytest.approx(0.5, rel=0.02)
-    assert res["ks"] < 0.01 and res["n_tail"] == N
+    assert res.rate == pytest.approx(0.5, rel=0.02)
+    assert res.ks < 0.01 and res.n_tail == N
     shifted = F.fit_exponential(expo, xmin=3.0)           # memoryless: same rate above any xmin
-    assert shifted["rate"] == pytest.approx(0.5, rel=0.05)
-    assert F.fit_exponential(F.sample_pareto(2.5, 10_000))["ks"] > 0.1
+    assert shifted.rate == pytest.approx(0.5, rel=0.05)
+    assert F.fit_exponential(F.sample_pareto(2.5, 10_000)).ks > 0.1
+    assert json.loads(json.dumps(res.as_dict()))["rate"] == res.rate
 
 
 def test_compare_families(expo):
     res = F.compare_families(expo, xmin=0.5)
-    assert res["best"] == "exponential" and res["verdict"] == "exponential"
-    assert res["exponential"]["rate"] == pytest.approx(0.5, rel=0.02)
-    json.dumps(res)
+    assert res.best == "exponential" and res.verdict == "exponential"
+    assert res.exponential.rate == pytest.approx(0.5, rel=0.02)
+    d = json.loads(json.dumps(res.as_dict()))
+    assert d["exponential"]["params"]["rate"] == res.exponential.rate and d["best"] == "exponential"
+    with pytest.raises(AttributeError, match="parameters rate"):
+        res.exponential.alpha
     pl = F.compare_families(F.sample_pareto(3.5, 20_000, seed=9))
-    assert pl["best"] in ("power_law", "lognormal") and pl["verdict"] != "exponential"
-    R, p = pl["comparisons"]["power_law_vs_exponential"]
+    assert pl.best in ("power_law", "lognormal") and pl.verdict != "exponential"
+    R, p = pl.comparisons["power_law_vs_exponential"]
     assert R > 0 and p < 1e-6
-    assert abs(pl["power_law"]["alpha"] - 3.5) < 0.15
+    assert abs(pl.power_law.alpha - 3.5) < 0.15
 
 
 # ------------------------------------------------------------------ plotting helpers, LS slope

@@ -10,7 +10,7 @@ from critnotes.book.chapters import updates as ch
 from critnotes.book.profiles import chapter_config
 from critnotes.training.data import load_dataset
 
-TINY = ch.UpdatesConfig(models=("mlp-small",), variations=("adam",), stage_scale=0.004, late_stage=False,
+TINY = ch.UpdatesConfig(models=("mlp-medium",), variations=("adam",), stage_scale=0.004, late_stage=False,
                         n_train=512, n_test=128, cifar_download=False)
 
 
@@ -19,28 +19,77 @@ def tiny():
     return ch.run(TINY, progress=False)
 
 
-def test_claims_have_finite_measured_values(tiny):
+def test_claims_are_judged_by_registered_rules(tiny):
     claims = {c.id: c for c in ch.claims(tiny)}
-    assert set(claims) == {"updates.alpha.mlp_small.stage1", "updates.alpha.mlp_small.stage2",
-                           "updates.alpha_stable.mlp_small", "updates.adam_cutoff"}
+    assert set(claims) == {"updates.alpha.mlp_medium.stage1", "updates.alpha.mlp_medium.stage2",
+                           "updates.alpha_stable.mlp_medium", "updates.family.mlp_medium.stage1",
+                           "updates.family.mlp_medium.stage2", "updates.adam_cutoff"}
     for stage in ("stage1", "stage2"):
-        c = claims[f"updates.alpha.mlp_small.{stage}"]
-        assert math.isfinite(c.measured) and c.measured > 1
-        assert c.agrees == (3 <= c.measured <= 5 and not c.detail["favoured"] in ("lognormal", "exponential"))
-        assert c.detail["xmin"] > 0 and 0 < c.detail["tail_fraction"] <= 1 and c.detail["standin"] is False
+        c = claims[f"updates.alpha.mlp_medium.{stage}"]
+        assert c.kind == "reproduction" and c.rule == "heavy_in_range"
+        (inp,) = c.detail["rule_inputs"]["stages"]
+        lo, hi = inp["ci"]
+        assert lo <= inp["alpha"] <= hi and inp["decades"] > 0     # the interval holds the KS-x_min estimate
+        assert claims[f"updates.family.mlp_medium.{stage}"].verdict is None
     adam = claims["updates.adam_cutoff"]
+    assert adam.rule == "adam_cutoff" and adam.kind == "reproduction"
     # Adam's step is bounded (a hard cutoff); the measured value is a bin's upper edge (bins are 2^(1/8) wide)
-    assert 0 < adam.measured["max_update_over_lr"] <= ch.ADAM_BOUND * 2 ** (1 / 8)
-    assert ch.fit_table(tiny).count("\n") == 4
+    assert all(0 < x <= ch.ADAM_BOUND * 2 ** (1 / 8) for x in adam.detail["adam_max_update_over_lr"])
+    assert tiny.runs["mlp-medium"].train_cfg.normalize == "pm1" and tiny.runs["mlp-medium"].train_cfg.lr == 0.1
+
+
+def test_heavy_in_range_needs_both_heavier_than_exponential_and_3_to_5():
+    ok = dict(ci=(3.6, 4.1), R_exp=900.0, p_exp=1e-9, decades=2.0)
+    assert ch.heavy_in_range([ok]).verdict == "agrees"
+    # sigmoid/Xavier-like: heavy-tailed but α ≈ 8–10 must not agree
+    assert ch.heavy_in_range([ok, dict(ok, ci=(8.1, 9.7))]).verdict == "differs"
+    assert ch.heavy_in_range([dict(ok, R_exp=-50.0)]).verdict == "differs"
+    assert ch.heavy_in_range([dict(ok, p_exp=0.5)]).verdict == "inconclusive"
+    assert ch.heavy_in_range([dict(ok, ci=(4.5, 5.5))]).verdict == "inconclusive"
+    assert ch.heavy_in_range([dict(ok, decades=0.5)]).verdict == "inconclusive"
+    assert ch.heavy_in_range([ok], standin=True).verdict == "not measured"
+
+
+def test_tail_curvature_tells_a_cutoff_from_a_power_law():
+    edges = bin_edges()
+    pl = fitting.sample_pareto(3.0, 300_000, xmin=1e-4, seed=2)
+    cut = pl[pl < 1e-3]                                        # the same tail, truncated a decade up
+    c_pl, s_pl = ch.tail_curvature(edges, np.histogram(pl, bins=edges)[0], 0.05)
+    c_cut, s_cut = ch.tail_curvature(edges, np.histogram(cut, bins=edges)[0], 0.05)
+    assert abs(c_pl) < 0.1 and c_cut < c_pl - 0.3 and s_cut < s_pl
+    assert ch.adam_cutoff(c_cut, c_pl, s_cut, s_pl).verdict == "agrees"
+
+
+def test_equal_tail_fraction_and_xmin_scan():
+    edges = bin_edges()
+    counts = np.histogram(fitting.sample_pareto(4.0, 200_000, xmin=1e-4, seed=3), bins=edges)[0]
+    x, a, s = ch.alpha_vs_xmin(edges, counts)
+    assert np.all(np.abs(a[x < 1e-3] - 4.0) < 5 * s[x < 1e-3] + 0.05)       # planted α at every x_min
+    f = ch.fit_at_tail_fraction(edges, counts, 0.1)
+    assert f.n_tail / f.n_total == pytest.approx(0.1, rel=0.3) and f.alpha == pytest.approx(4.0, abs=0.1)
+    full = fitting.fit_powerlaw_binned(*ch.trim(edges, counts), xmin=f.xmin)
+    assert a[x == f.xmin][0] == pytest.approx(full.alpha) and s[x == f.xmin][0] == pytest.approx(full.alpha_se)
+    with pytest.raises(ValueError, match="fraction must lie in"):
+        ch.tail_edge(edges, counts, 0.0)
+
+
+def test_moderate_lr_rule_uses_binomial_errors():
+    assert ch.moderate_lr_best([0.001, 0.1, 1.0], [0.90, 0.901, 0.2], 1000, True).verdict == "inconclusive"
+    assert ch.moderate_lr_best([0.1, 1.0], [0.9, 0.8], 1000, True).verdict == "not measured"
 
 
 def test_windows_scale_and_histograms_are_complete(tiny):
-    r = tiny.runs["mlp-small"]
-    assert r.windows == ((0, 40), (80, 120)) and r.train_cfg.steps == 120
+    r = tiny.runs["mlp-medium"]
+    assert r.windows == ((20, 40), (100, 120)) and r.train_cfg.steps == 120
     for w, (a, b) in enumerate(r.windows):
         assert r.stats.n_updates(w) == r.n_params * (b - a)
-    assert ch.stage_windows(ch.UpdatesConfig(stage_scale=0.1), "mlp-small")[-1] == (8000, 9000)
-    assert ch.stage_windows(chapter_config(ch.PROFILES, "paper"), "mlp-large") == ch.PAPER_STAGES
+    assert ch.stage_windows(ch.UpdatesConfig(stage_scale=0.1), "mlp-small")[-1] == (2000, 3000)
+    paper = chapter_config(ch.PROFILES, "paper")
+    assert ch.stage_windows(paper, "mlp-large") == ch.PAPER_STAGES
+    assert ch.stage_windows(paper, "mlp-medium") == ((5000, 10000), (25000, 30000), ch.PAPER_LATE)
+    assert ch.train_config(paper, "mlp-medium").dataset == "mnist"
+    assert ch.train_config(paper, "transformer-batch-8").batch_size == 8
+    assert ch.train_config(paper, "transformer").normalize == "none"
 
 
 def test_fit_stage_recovers_a_planted_exponent():
@@ -62,8 +111,8 @@ def test_cifar_fallback_is_labelled(monkeypatch, tmp_path):
     res = ch.run(cfg, progress=False)
     r = res.runs["cnn"]
     assert r.standin and r.dataset == "cifar10-standin"
-    claims = ch.claims(res)
-    assert claims and all(c.agrees is None and "STAND-IN" in c.statement for c in claims)
+    claims = [c for c in ch.claims(res) if c.kind != "finding"]
+    assert claims and all(c.verdict == "not measured" and "STAND-IN" in c.statement for c in claims)
 
 
 def test_bad_names_are_clear_errors(tiny):

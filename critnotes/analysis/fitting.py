@@ -38,8 +38,9 @@ from scipy import optimize, special, stats
 from critnotes.analysis.records import jsonable
 
 __all__ = [
-    "MIN_TAIL", "PowerLawFit", "fit_powerlaw", "fit_powerlaw_binned", "fit_exponential",
-    "compare_families", "log_binned_density", "ccdf", "LineFit", "linear_fit", "loglog_fit",
+    "MIN_TAIL", "PowerLawFit", "fit_powerlaw", "fit_powerlaw_binned", "alpha_scan_binned", "ExponentialFit", "fit_exponential",
+    "FamilyFit", "FamilyComparison", "compare_families", "log_binned_density", "ccdf", "LineFit", "linear_fit",
+    "loglog_fit",
     "sample_pareto",
 ]
 
@@ -423,6 +424,29 @@ def _binned_ks(alpha: float, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> flo
     return float(np.max(np.abs(emp - fit))) if emp.size else 0.0
 
 
+def alpha_scan_binned(edges, counts, *, alpha_range=(1.0, 12.0)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fit stability of a binned power law: (x_min, α, α se) of the binned MLE at every left edge with at
+    least :data:`MIN_TAIL` counts above and two non-empty bins (no KS search, no alternatives: the
+    exponent alone, as :func:`fit_powerlaw_binned` computes it at that x_min).  Paper 002 Fig 2 (chapter 1).
+    """
+    lo, hi = _check_alpha_range(alpha_range)
+    e, c = _check_histogram(edges, counts)
+    a_all, b_all = e[:-1], e[1:]
+    tail = np.cumsum(c[::-1])[::-1]
+    nonempty = np.cumsum((c > 0)[::-1])[::-1]
+    rows = []
+    for k in range(1 if e[0] == 0 else 0, c.size):
+        if tail[k] < MIN_TAIL or c[k] == 0 or nonempty[k] < 2:
+            continue
+        a, b, cc = a_all[k:], b_all[k:], c[k:]
+        alpha = _fit_pl_bins(a, b, cc, lo, hi)
+        info = _pl_bin_info(alpha, a, b, cc)
+        rows.append((a[0], alpha, 1.0 / math.sqrt(info) if info > 0 else float("inf")))
+    if not rows:
+        raise _too_few(int(round(tail[0])), "counts in a tail of >= 2 bins (histogram total)")
+    return tuple(np.array(v, dtype=float) for v in zip(*rows))
+
+
 def fit_powerlaw_binned(edges, counts, *, xmin=None, alpha_range=(1.0, 12.0)) -> PowerLawFit:
     """Maximum-likelihood power-law fit of histogram data (Virkar & Clauset 2014).
 
@@ -493,13 +517,29 @@ def fit_powerlaw_binned(edges, counts, *, xmin=None, alpha_range=(1.0, 12.0)) ->
 # --------------------------------------------------------------------------------------------------
 # exponential and three-family comparison (ruggedness chapter)
 # --------------------------------------------------------------------------------------------------
-def fit_exponential(samples, *, xmin=None) -> dict:
+@dataclass(frozen=True)
+class ExponentialFit:
+    """MLE of ``p(x) = rate · exp(−rate (x − xmin))`` on ``x >= xmin`` (:func:`fit_exponential`)."""
+
+    rate: float
+    rate_se: float        # rate / sqrt(n_tail)
+    xmin: float
+    ks: float             # KS distance between the tail data and the fitted exponential
+    loglik: float
+    n_tail: int
+    n_total: int
+    n_dropped: int        # non-finite values discarded
+
+    def as_dict(self) -> dict:
+        return jsonable(asdict(self))
+
+
+def fit_exponential(samples, *, xmin=None) -> ExponentialFit:
     """MLE of ``p(x) = rate * exp(-rate (x - xmin))`` on ``x >= xmin`` (default: the sample minimum).
 
-    Returns ``{"rate", "rate_se", "xmin", "ks", "loglik", "n_tail", "n_total", "n_dropped"}``;
     ``rate = 1 / mean(x - xmin)``, ``rate_se = rate / sqrt(n_tail)``. Only non-finite values are
-    dropped (zeros and negatives are valid exponential data). Used by the ruggedness chapter: the
-    small-perturbation regime is exponential, not power-law.
+    dropped (zeros and negatives are valid exponential data). Used by the ruggedness chapter (paper 002
+    Fig 4B–C): the small-perturbation regime is exponential, not power-law.
     """
     x, n_dropped = _clean_samples(samples, positive=False)
     if x.size < MIN_TAIL:
@@ -519,26 +559,56 @@ def fit_exponential(samples, *, xmin=None) -> dict:
     cdf = -np.expm1(-rate * (tail - x0))
     k = np.arange(m)
     ks = float(max(np.max((k + 1) / m - cdf), np.max(cdf - k / m)))
-    return {"rate": rate, "rate_se": rate / math.sqrt(m), "xmin": x0, "ks": ks,
-            "loglik": float(m * math.log(rate) - m), "n_tail": int(m), "n_total": int(x.size),
-            "n_dropped": n_dropped}
+    return ExponentialFit(rate=rate, rate_se=rate / math.sqrt(m), xmin=x0, ks=ks, loglik=float(m * math.log(rate) - m),
+                          n_tail=int(m), n_total=int(x.size), n_dropped=n_dropped)
 
 
-def compare_families(samples, *, xmin=None, alpha_range=(1.0, 12.0)) -> dict:
+@dataclass(frozen=True)
+class FamilyFit:
+    """One family fitted by MLE on a tail (:func:`compare_families`): its parameters, KS distance and
+    log-likelihood.  ``params``: power law ``alpha, alpha_se, xmin``; exponential ``rate``; log-normal
+    ``mu, sigma``."""
+
+    params: dict
+    ks: float
+    loglik: float
+
+    def __getattr__(self, name):
+        params = self.__dict__.get("params", {})
+        if name in params:
+            return params[name]
+        raise AttributeError(f"{name!r}: a FamilyFit has ks, loglik and the parameters {', '.join(params)}")
+
+
+@dataclass(frozen=True)
+class FamilyComparison:
+    """Power law, exponential and log-normal fitted on one tail, compared (:func:`compare_families`).
+
+    ``comparisons``: ``{"power_law_vs_lognormal", "power_law_vs_exponential", "lognormal_vs_exponential"}``
+    → ``(R, p)`` (R > 0 favours the first family); ``best``: the family with the lowest AIC on the tail
+    (always names one); ``verdict``: :meth:`PowerLawFit.favoured` (CSN reading; may be ``"undecided"``).
+    """
+
+    power_law: FamilyFit
+    exponential: FamilyFit
+    lognormal: FamilyFit
+    n_tail: int
+    n_total: int
+    comparisons: dict
+    best: str
+    verdict: str
+
+    def as_dict(self) -> dict:
+        return jsonable(asdict(self))
+
+
+def compare_families(samples, *, xmin=None, alpha_range=(1.0, 12.0)) -> FamilyComparison:
     """Which of power law / exponential / log-normal fits the tail best, in one call.
 
     The tail is x >= xmin (xmin from :func:`fit_powerlaw` unless given); the three families are
-    fitted by MLE on it (``powerlaw`` package). Returns::
-
-        {"power_law": {alpha, alpha_se, xmin, ks, loglik}, "exponential": {rate, ks, loglik},
-         "lognormal": {mu, sigma, ks, loglik}, "n_tail", "n_total",
-         "comparisons": {"power_law_vs_lognormal": (R, p), "power_law_vs_exponential": (R, p),
-                         "lognormal_vs_exponential": (R, p)},
-         "best": family with the lowest AIC on the tail,
-         "verdict": PowerLawFit.favoured() (CSN reading; may be "undecided")}
-
-    ``best`` always names a family; read it together with ``verdict`` (a likelihood edge that is
-    not significant is not evidence). Used by the ruggedness chapter to print its verdict.
+    fitted by MLE on it (``powerlaw`` package).  ``best`` always names a family; read it together with
+    ``verdict`` (a likelihood edge that is not significant is not evidence). Used by the ruggedness
+    chapter (paper 002 Fig 4) and the loss-concentration analysis (paper 003 Fig 2c).
     """
     res, fit = _fit_raw(samples, xmin=xmin, n_xmin_candidates=50, discrete=False,
                         alpha_range=alpha_range, max_samples=None, seed=0)
@@ -550,19 +620,15 @@ def compare_families(samples, *, xmin=None, alpha_range=(1.0, 12.0)) -> dict:
               for name, d in (("power_law", pl), ("exponential", ex), ("lognormal", ln))}
     aic = {"power_law": 2 - 2 * ll["power_law"], "exponential": 2 - 2 * ll["exponential"],
            "lognormal": 4 - 2 * ll["lognormal"]}
-    return jsonable({
-        "power_law": {"alpha": res.alpha, "alpha_se": res.alpha_se, "xmin": res.xmin,
-                      "ks": res.ks, "loglik": ll["power_law"]},
-        "exponential": {"rate": float(ex.Lambda), "ks": float(ex.D), "loglik": ll["exponential"]},
-        "lognormal": {"mu": float(ln.mu), "sigma": float(ln.sigma), "ks": float(ln.D),
-                      "loglik": ll["lognormal"]},
-        "n_tail": res.n_tail, "n_total": res.n_total,
-        "comparisons": {"power_law_vs_lognormal": res.comparisons["lognormal"],
-                        "power_law_vs_exponential": res.comparisons["exponential"],
-                        "lognormal_vs_exponential": (float(R_le), float(p_le))},
-        "best": min(aic, key=aic.get),
-        "verdict": res.favoured(),
-    })
+    return FamilyComparison(
+        power_law=FamilyFit({"alpha": res.alpha, "alpha_se": res.alpha_se, "xmin": res.xmin}, res.ks, ll["power_law"]),
+        exponential=FamilyFit({"rate": float(ex.Lambda)}, float(ex.D), ll["exponential"]),
+        lognormal=FamilyFit({"mu": float(ln.mu), "sigma": float(ln.sigma)}, float(ln.D), ll["lognormal"]),
+        n_tail=res.n_tail, n_total=res.n_total,
+        comparisons={"power_law_vs_lognormal": tuple(map(float, res.comparisons["lognormal"])),
+                     "power_law_vs_exponential": tuple(map(float, res.comparisons["exponential"])),
+                     "lognormal_vs_exponential": (float(R_le), float(p_le))},
+        best=min(aic, key=aic.get), verdict=res.favoured())
 
 
 # --------------------------------------------------------------------------------------------------

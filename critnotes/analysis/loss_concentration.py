@@ -347,8 +347,8 @@ def family_switch(steps, losses_by_t, *, p_threshold: float = 0.1) -> FamilySwit
         except ValueError as exc:   # too few positive losses for a tail fit
             rows.append(FamilyRow(int(t), math.nan, math.nan, error=str(exc)))
             continue
-        r, p = cf["comparisons"]["power_law_vs_lognormal"]
-        rows.append(FamilyRow(int(t), float(r), float(p), cf["power_law"]["alpha"], cf["power_law"]["xmin"], cf["best"]))
+        r, p = cf.comparisons["power_law_vs_lognormal"]
+        rows.append(FamilyRow(int(t), float(r), float(p), cf.power_law.alpha, cf.power_law.xmin, cf.best))
     ln_wins = np.array([row.R < 0 and row.p < p_threshold for row in rows], dtype=bool)
     t_switch = None
     if ln_wins.size and not ln_wins[-1]:

@@ -115,16 +115,16 @@ def family_test(values, tail_quantile: float = 0.9, p_threshold: float = 0.1) ->
                          f"needs {need} (draw more trials: per_layer / synthetic_D, or lower tail_quantile)")
     xmin = float(np.quantile(v, tail_quantile))
     cmp = fitting.compare_families(v, xmin=xmin, alpha_range=ALPHA_RANGE)
-    comps = {k: tuple(map(float, rp)) for k, rp in cmp["comparisons"].items()}
+    comps = {k: tuple(map(float, rp)) for k, rp in cmp.comparisons.items()}
     surv = survivors(comps, p_threshold)
-    alpha = float(cmp["power_law"]["alpha"])
+    alpha = float(cmp.power_law.alpha)
     at_bound = bool(min(abs(alpha - b) for b in ALPHA_RANGE) <= 1e-6 * ALPHA_RANGE[1])
     R, p = comps["power_law_vs_exponential"]
     leader = "power_law" if R > 0 else "exponential"
     favoured = "at_bound" if at_bound else (leader if leader in surv or p >= p_threshold else "lognormal")
     return FamilyTest(survivors=surv, favoured=favoured, decisive=bool(p < p_threshold), alpha=alpha,
-                      alpha_se=float(cmp["power_law"]["alpha_se"]), at_bound=at_bound, xmin=xmin,
-                      exp_rate=float(cmp["exponential"]["rate"]), n_tail=int(cmp["n_tail"]), n=int(v.size),
+                      alpha_se=float(cmp.power_law.alpha_se), at_bound=at_bound, xmin=xmin,
+                      exp_rate=float(cmp.exponential.rate), n_tail=int(cmp.n_tail), n=int(v.size),
                       comparisons=comps)
 
 
