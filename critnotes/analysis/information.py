@@ -188,8 +188,9 @@ class MaxEntSolution:
     mi: float              # ⟨D⟩ of the optimum (the MI constraint value I₀)
     entropy: float         # differential entropy −∫ p ln p of the optimum
     alpha_fit: float       # least-squares slope −d ln p / d ln |Δw| of the optimum
-    success: bool
+    success: bool          # converged: the solver says so, or (Lagrangian form) max |gradient| < 1e-9
     message: str
+    grad_norm: float       # max |gradient| of the objective at the optimum (Lagrangian form; nan otherwise)
 
     @property
     def alpha_theory(self) -> float | None:
@@ -248,11 +249,12 @@ def solve_maxent(kappa: float, *, lam: float | None = None, mi: float | None = N
         res = scipy.optimize.minimize(neg, z0, jac=True, hess=hess, method="trust-constr", constraints=[con],
                                       options={"gtol": 1e-10, "xtol": 1e-12, "maxiter": 3000})
     q = masses(res.x)
+    gnorm = float(np.abs(neg(res.x)[1]).max()) if mi is None else float("nan")
     dens = q / width
     slope = fitting.loglog_fit(x, dens).slope
     return MaxEntSolution(x=x, width=width, density=dens, kl=d, kappa=float(kappa), lam=lam, mi=float(q @ d),
                           entropy=float(-np.sum(q * np.log(dens))), alpha_fit=float(-slope),
-                          success=bool(res.success), message=str(res.message))
+                          success=bool(res.success or gnorm < 1e-9), message=str(res.message), grad_norm=gnorm)
 
 
 # ---------------------------------------------------------------- gradient noise (Fig S13)
