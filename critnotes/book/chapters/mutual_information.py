@@ -243,7 +243,7 @@ def widget_controls(res: MIResults, cfg: MIConfig) -> dict[str, dict[str, list]]
     runs, wins = run_names(res), [cfg.window] + [w for w in cfg.windows if w != cfg.window]
     bins = [cfg.n_bins] + [b for b in cfg.bins if b != cfg.n_bins]
     pair = [cfg.pairing] + [p for p in res.records[next(iter(res.records))].pairings if p != cfg.pairing]
-    return {"plot_product": {"run": runs, "window": wins, "delta": list(cfg.deltas), "n_bins": bins},
+    return {"plot_product": {"run": runs, "window": wins, "delta": list(cfg.deltas), "n_bins": bins, "pairing": pair},
             "plot_mi_kappa": {"run": runs, "window": wins, "n_bins": bins, "pairing": pair},
             "plot_differences": {"run": runs, "window": wins, "delta": list(cfg.deltas)},
             "plot_alpha_vs_product": {"run": runs, "window": wins, "n_bins": bins},
