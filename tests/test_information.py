@@ -57,11 +57,13 @@ def test_leading_pc_matches_numpy_svd_up_to_sign():
     direction = torch.randn(P, generator=g)
     coef = torch.randn(T, 1, generator=g) * 3.0
     window = coef * direction + torch.randn(T, P, generator=g) + 0.5   # planted axis + noise + a mean
-    pc, evr = inf.leading_pc(window)
+    lead = inf.leading_pc(window)
+    pc = lead.axis
     x = window.numpy() - window.numpy().mean(0)
     _, s, vt = np.linalg.svd(x, full_matrices=False)
     assert abs(float(np.dot(pc.numpy(), vt[0]))) == pytest.approx(1.0, abs=1e-4)
-    assert evr == pytest.approx(s[0] ** 2 / np.sum(s ** 2), rel=1e-4)
+    assert lead.explained == pytest.approx(s[0] ** 2 / np.sum(s ** 2), rel=1e-4)
+    assert lead.sv_ratio == pytest.approx(s[1] / s[0], rel=0.05)      # the singular-value gap
     assert inf.abs_cosine(pc, -pc) == pytest.approx(1.0)
 
 
@@ -145,11 +147,12 @@ def test_gaussianity_separates_normal_from_heavy_tails():
     normal = rng.normal(2.0, 3.0, size=(400, 200))
     heavy = rng.standard_t(2, size=(400, 200))
     g = inf.gaussianity(np.hstack([normal, heavy, np.zeros((400, 3))]))
-    assert g["n_constant"] == 3
-    assert np.median(g["mean"][:200]) == pytest.approx(2.0, abs=0.1)
-    assert np.median(g["sd"][:200]) == pytest.approx(3.0, rel=0.05)
-    assert np.mean(g["p"][:200] < 0.05) < 0.15
-    assert np.mean(g["p"][200:] < 0.05) > 0.9
+    assert g.n_constant == 3
+    assert np.median(g.mean[:200]) == pytest.approx(2.0, abs=0.1)
+    assert np.median(g.sd[:200]) == pytest.approx(3.0, rel=0.05)
+    assert np.mean(g.p[:200] < 0.05) < 0.15
+    assert np.mean(g.p[200:] < 0.05) > 0.9
+    assert g.rejection_rate() == pytest.approx(np.mean(g.p < 0.05))
 
 
 # ------------------------------------------------------------------ probes on a tiny run
@@ -180,9 +183,10 @@ def test_info_probe_kappa_equals_brute_force_pca():
         x = full[10 * j:10 * (j + 1)]
         axes.append(np.linalg.svd(x - x.mean(0), full_matrices=False)[2][0])
     brute = [abs(float(np.dot(a, b))) for a, b in zip(axes[:-1], axes[1:])]
-    steps, cos, _ = rec.kappa[10]
-    assert list(steps) == [20, 30, 40]
-    assert np.allclose(cos, brute, atol=1e-3)
+    ws = rec.kappa[10]
+    assert list(ws.end) == [20, 30, 40]
+    assert np.allclose(ws.kappa, brute, atol=1e-3)
+    assert np.all((ws.sv_ratio > 0) & (ws.sv_ratio <= 1)) and np.all(np.isfinite(ws.alpha))
     assert rec.mi.shape == (4, 2, 2) and np.all(rec.mi >= 0)
     assert list(rec.mi_steps) == [9, 19, 29, 39]
 

@@ -1,33 +1,68 @@
-"""Chapter `maxent`: summaries on hand-made records, and the results contract on the ci profile."""
-import json
-
+"""Chapter `maxent`: summaries on hand-made records, rules that can fail, and the results contract on ci."""
 import numpy as np
+import pytest
+import torch
 
+from critnotes.analysis import information as inf
 from critnotes.book.chapters import maxent as ch
 from critnotes.probes.information_probes import KLRecord
 
 
-def _record(kl, quad, fim):
+def _record(kl, quad, fim, norm=None):
     n = len(kl)
     radii = np.array([[0.1, 1.0, 10.0]])
-    return KLRecord(np.arange(n), np.array(kl), np.array(quad), np.ones(n), np.array([0]), radii,
-                    np.array([[1e-4, 1e-2, 1.0]]), np.array([[1e-4, 1e-2, 1.0]]), np.array([fim]))
+    return KLRecord(np.arange(n), np.array(kl), np.array(quad), np.ones(n) if norm is None else np.array(norm),
+                    np.array([0]), radii, np.array([[1e-4, 1e-2, 1.0]]), np.array([[1e-4, 1e-2, 1.0]]),
+                    np.array([fim]), np.array([0]), np.array([1.0]), np.array([1.0]), np.array([1.0]))
 
 
-def test_kl_agreement_and_scan_slopes_hand_computed():
+def test_kl_agreement_and_scan_slope_hand_computed():
     rec = _record([1.0, 2.0, 4.4], [1.0, 2.2, 4.0], [3.0, 3.0, 3.0])
-    a = ch.kl_agreement(rec)
-    assert np.isclose(a["median_rel_err"], 1 - 2 / 2.2)                # median of 0, 0.0909, 0.1
-    s = ch.scan_slopes(rec)
-    assert np.isclose(s["fim_slope"], 0.0) and np.isclose(s["kl_slope"], 2.0)
+    a = ch.kl_agreement(rec.kl, rec.quad)
+    assert np.isclose(a.median_rel_err, 1 - 2 / 2.2)                 # median of 0, 0.0909, 0.1
+    assert a.ci[0] <= a.median_rel_err <= a.ci[1]
+    s = ch.scan_slope(rec)
+    assert np.isclose(s.slope, 0.0) and s.decades == pytest.approx(2.0)
 
 
-def test_reproduce_ci_follows_results_contract(tmp_path):
+def test_update_slope_recovers_planted_scaling():
+    norm = np.geomspace(1e-3, 1e-1, 30)
+    for k in (0.0, 2.0):                                              # Eq 4 (F ∝ |Δw|⁻²) and constant F
+        rec = _record(np.ones(30), 0.7 * norm ** k, [1.0, 1.0, 1.0], norm=norm)
+        s = ch.update_slope(rec)
+        assert s.slope == pytest.approx(k, abs=1e-9) and s.decades == pytest.approx(2.0)
+        assert ch.eq4_slope(s.slope, s.ci, s.decades).verdict == ("agrees" if k == 0 else "differs")
+    assert ch.eq4_slope(0.0, (-0.1, 0.1), 0.5).verdict == "inconclusive"   # less than a decade
+
+
+def test_solver_rule_needs_convergence():
+    assert ch.solver_matches(1e-4, converged=False, tol=0.01).verdict == "inconclusive"
+    assert ch.solver_matches(1e-4, converged=True, tol=0.01).verdict == "agrees"
+
+
+def test_quadratic_form_fails_far_from_the_update():
+    """KL ≈ ½ΔwᵀFΔw holds for a small step and fails for a step 300× larger: the check can fail."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    f = inf.logits_fn(net)
+    th = torch.nn.utils.parameters_to_vector(net.parameters()).detach()
+    x = torch.randn(64, 5)
+    u = torch.randn_like(th)
+    u /= u.norm()
+    kl = lambda r: inf.output_kl(f, th, th + r * u, x)                   # noqa: E731
+    q = lambda r: 0.5 * r * r * inf.fisher_quadratic(f, th, x, u)       # noqa: E731
+    small, big = ch.kl_agreement([kl(1e-3)], [q(1e-3)]), ch.kl_agreement([kl(30.0)], [q(30.0)])
+    assert small.median_rel_err < 0.01 and big.median_rel_err > 0.5
+    from critnotes.book.verdicts import exceeds
+    assert exceeds(big.median_rel_err, 0.1, above=False).verdict == "differs"
+
+
+def test_reproduce_ci_follows_results_contract():
     res = ch.reproduce("ci", progress=False)
-    d = json.loads(res.to_json())
-    assert d["chapter"] == "maxent" and d["profile"] == "ci"
-    ids = [c["id"] for c in d["claims"]]
-    assert "maxent.alpha_equals_lambda_kappa" in ids and "maxent.kl_quadratic.b50" in ids
-    for c in d["claims"]:
-        assert c["measured"] is not None and c["agrees"] in (True, False, None)
-    assert d["claims"][0]["agrees"] is True                          # the solver finds α = λκ
+    c = {x.id: x for x in res.claims}
+    assert {"maxent.alpha_equals_lambda_kappa", "maxent.kl_quadratic.b50", "maxent.fim_scaling_updates.b50",
+            "maxent.kl_quadratic_limits.b50", "maxent.gradient_noise_gaussian.b50.t0.inputs_none"} <= set(c)
+    assert c["maxent.alpha_equals_lambda_kappa"].kind == "check"
+    assert c["maxent.alpha_equals_lambda_kappa"].verdict == "agrees"      # the converged solver finds α = λκ
+    assert c["maxent.kl_quadratic.b50"].kind == "check" and c["maxent.fim_scaling.b50"].kind == "reproduction"
+    assert c["maxent.kl_quadratic_limits.b50"].kind == "finding"

@@ -10,7 +10,6 @@
   ``torch.func.jvp``/``vjp`` (no P×P matrix; Fig 3B–C, S8, Eq 4).
 * :func:`solve_maxent` — the discretised entropy maximisation of Eqs 2–3/6 solved with scipy (Fig 3A).
 * :func:`gradient_samples`, :func:`gaussianity` — mini-batch gradient noise and its normality (Fig S13).
-* :class:`KLProbe`, :class:`InfoProbe` — training probes recording the above during a run.
 """
 from __future__ import annotations
 
@@ -25,9 +24,9 @@ from torch import nn
 
 from critnotes.analysis import fitting
 
-__all__ = ["standardize", "mutual_information", "histogram_entropy", "leading_pc", "abs_cosine", "logits_fn",
-           "output_kl", "fisher_vector_product", "fisher_quadratic", "solve_maxent", "MaxEntSolution",
-           "gradient_samples", "gaussianity"]
+__all__ = ["standardize", "mutual_information", "histogram_entropy", "leading_pc", "LeadingPC", "abs_cosine",
+           "logits_fn", "output_kl", "fisher_vector_product", "fisher_quadratic", "solve_maxent", "MaxEntSolution",
+           "gradient_samples", "gaussianity", "Gaussianity"]
 
 
 # ---------------------------------------------------------------- histogram mutual information
@@ -88,9 +87,19 @@ def histogram_entropy(x, bins: int = 32, clip: float | None = None) -> float:
 
 # ---------------------------------------------------------------- leading principal component
 
+@dataclasses.dataclass(frozen=True)
+class LeadingPC:
+    """The leading principal axis of a window of updates and how well it is defined (Fig 3D's κ noise)."""
+
+    axis: torch.Tensor     # (P,) unit vector, arbitrary sign
+    explained: float       # σ₁² / Σσ²: fraction of the window's variance along the axis
+    sv_ratio: float        # σ₂ / σ₁ (≤ 1): near 1 the axis is ill-defined and κ is noise
+
+
 def leading_pc(window: torch.Tensor, *, center: bool = True, rank: int = 8, niter: int = 4,
-               seed: int = 0) -> tuple[torch.Tensor, float]:
-    """Leading principal axis of a ``(T, P)`` window of flat updates and its explained-variance ratio.
+               seed: int = 0) -> LeadingPC:
+    """Leading principal axis of a ``(T, P)`` window of flat updates, its explained-variance ratio and
+    the ratio of the second to the first singular value (the singular-value gap).
 
     Randomised subspace iteration (Halko et al.; :func:`torch.svd_lowrank`) with ``rank`` probe vectors
     and ``niter`` power iterations: memory is the window plus ``P × rank``.  ``center=True`` subtracts the
@@ -107,7 +116,8 @@ def leading_pc(window: torch.Tensor, *, center: bool = True, rank: int = 8, nite
         torch.manual_seed(seed)
         _, s, v = torch.svd_lowrank(x, q=q, niter=niter)
     total = float(x.pow(2).sum())
-    return v[:, 0], (float(s[0]) ** 2 / total if total > 0 else float("nan"))
+    return LeadingPC(v[:, 0], float(s[0]) ** 2 / total if total > 0 else float("nan"),
+                     float(s[1] / s[0]) if q > 1 and s[0] > 0 else float("nan"))
 
 
 def abs_cosine(u: torch.Tensor, v: torch.Tensor) -> float:
@@ -165,7 +175,7 @@ def fisher_quadratic(f, theta: torch.Tensor, x: torch.Tensor, v: torch.Tensor) -
 
 # ---------------------------------------------------------------- discretised maximum entropy
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class MaxEntSolution:
     """Numerical maximiser of the entropy of p(|Δw|) on a log grid (Fig 3A, Eqs 2–6)."""
 
@@ -178,8 +188,9 @@ class MaxEntSolution:
     mi: float              # ⟨D⟩ of the optimum (the MI constraint value I₀)
     entropy: float         # differential entropy −∫ p ln p of the optimum
     alpha_fit: float       # least-squares slope −d ln p / d ln |Δw| of the optimum
-    success: bool
+    success: bool          # converged: the solver says so, or (Lagrangian form) max |gradient| < 1e-9
     message: str
+    grad_norm: float       # max |gradient| of the objective at the optimum (Lagrangian form; nan otherwise)
 
     @property
     def alpha_theory(self) -> float | None:
@@ -238,11 +249,12 @@ def solve_maxent(kappa: float, *, lam: float | None = None, mi: float | None = N
         res = scipy.optimize.minimize(neg, z0, jac=True, hess=hess, method="trust-constr", constraints=[con],
                                       options={"gtol": 1e-10, "xtol": 1e-12, "maxiter": 3000})
     q = masses(res.x)
+    gnorm = float(np.abs(neg(res.x)[1]).max()) if mi is None else float("nan")
     dens = q / width
     slope = fitting.loglog_fit(x, dens).slope
     return MaxEntSolution(x=x, width=width, density=dens, kl=d, kappa=float(kappa), lam=lam, mi=float(q @ d),
                           entropy=float(-np.sum(q * np.log(dens))), alpha_fit=float(-slope),
-                          success=bool(res.success), message=str(res.message))
+                          success=bool(res.success or gnorm < 1e-9), message=str(res.message), grad_norm=gnorm)
 
 
 # ---------------------------------------------------------------- gradient noise (Fig S13)
@@ -263,7 +275,24 @@ def gradient_samples(model: nn.Module, theta: torch.Tensor, x: torch.Tensor, y: 
     return out.cpu().numpy()
 
 
-def gaussianity(samples: np.ndarray) -> dict:
+@dataclasses.dataclass(frozen=True)
+class Gaussianity:
+    """Per-parameter normality of mini-batch gradient samples (Fig S13); arrays over the live columns."""
+
+    mean: np.ndarray       # MLE mean (scipy.stats.norm.fit)
+    sd: np.ndarray         # MLE standard deviation
+    skew: np.ndarray
+    kurtosis: np.ndarray   # excess kurtosis
+    p: np.ndarray          # D'Agostino–Pearson normaltest p-values
+    index: np.ndarray      # column of each live parameter in the samples
+    n_constant: int        # columns with zero variance (excluded)
+
+    def rejection_rate(self, level: float = 0.05) -> float:
+        """Fraction of live parameters whose normaltest rejects at ``level`` (nan when none is live)."""
+        return float(np.mean(self.p < level)) if len(self.p) else float("nan")
+
+
+def gaussianity(samples: np.ndarray) -> Gaussianity:
     """Per-column normality of gradient samples ``(n_batches, n_params)`` (Fig S13).
 
     ``scipy.stats.norm.fit`` (MLE mean and sd), skewness, excess kurtosis and D'Agostino–Pearson
@@ -275,20 +304,8 @@ def gaussianity(samples: np.ndarray) -> dict:
     live = s.std(0) > 0
     v = s[:, live]
     fits = np.array([scipy.stats.norm.fit(c) for c in v.T]).reshape(-1, 2)
-    return {"mean": fits[:, 0], "sd": fits[:, 1], "skew": scipy.stats.skew(v, axis=0), "kurtosis": scipy.stats.kurtosis(v, axis=0),
-            "p": scipy.stats.normaltest(v, axis=0).pvalue if v.shape[1] else np.zeros(0),
-            "index": np.flatnonzero(live), "n_constant": int((~live).sum())}
-
-
-# ---------------------------------------------------------------- probes
-
-
-
-
-
-
-
-
-
-
+    return Gaussianity(mean=fits[:, 0], sd=fits[:, 1], skew=scipy.stats.skew(v, axis=0),
+                       kurtosis=scipy.stats.kurtosis(v, axis=0),
+                       p=scipy.stats.normaltest(v, axis=0).pvalue if v.shape[1] else np.zeros(0),
+                       index=np.flatnonzero(live), n_constant=int((~live).sum()))
 

@@ -10,9 +10,11 @@ import dataclasses
 import numpy as np
 import torch
 
+from critnotes.analysis.fitting import fit_powerlaw_binned
 from critnotes.analysis.information import (abs_cosine, fisher_quadratic, histogram_entropy, leading_pc, logits_fn,
                                             mutual_information, output_kl, standardize)
 from critnotes.analysis.layers import find_layers
+from critnotes.analysis.update_stats import bin_edges
 from critnotes.probes.activity import neuron_layers, probe_indices, record_activity
 from critnotes.probes.base import Probe, Run
 
@@ -34,12 +36,17 @@ class KLRecord:
     scan_kl: np.ndarray        # (m, r) KL(w_t → w_t + r u)
     scan_quad: np.ndarray      # (m, r) ½ r² uᵀF(w_t)u
     scan_fim: np.ndarray       # (m, r) r² uᵀF(w_t + r u)u — constant in r if Eq 4 holds
+    multi_steps: np.ndarray    # (m,) first step a of each burst
+    multi_kl: np.ndarray       # (m,) KL(w_a → w_{a+n}) over the burst's n consecutive updates
+    multi_quad: np.ndarray     # (m,) ½ (w_{a+n} − w_a)ᵀ F(w_a) (w_{a+n} − w_a)
+    multi_norm: np.ndarray     # (m,) |w_{a+n} − w_a|
 
 
 @dataclasses.dataclass(frozen=True)
 class KLProbe(Probe):
     """True output KL vs ½ΔwᵀFΔw for ``n_updates`` consecutive real updates from each step in ``at``
-    (Fig 3B–C, S8), and a magnitude scan along the first update direction of each burst (Eq 4)."""
+    (Fig 3B–C, S8), a magnitude scan along the first update direction of each burst (Eq 4), and the same
+    comparison for each burst's whole displacement (n updates at once: where the quadratic form can fail)."""
 
     at: tuple[int, ...] = (0, 1000, 5000)
     n_updates: int = 20
@@ -55,7 +62,7 @@ class KLProbe(Probe):
         if run.cfg.loss != "ce":
             raise ValueError("KLProbe needs the cross-entropy (softmax output) model; got loss=" + run.cfg.loss)
         object.__setattr__(self, "_st", {"f": logits_fn(run.model), "x": _probe_inputs(run, self.n_probe,
-                                         self.probe_seed), "rows": [], "scan": []})
+                                         self.probe_seed), "rows": [], "scan": [], "multi": [], "start": None})
 
     def on_update(self, t: int, delta: torch.Tensor, run: Run) -> None:
         st, f, x = self._st, self._st["f"], self._st["x"]
@@ -63,6 +70,12 @@ class KLProbe(Probe):
         th0 = th1 - delta
         n = float(delta.norm())
         st["rows"].append((t, output_kl(f, th0, th1, x), 0.5 * fisher_quadratic(f, th0, x, delta), n))
+        if t in self.at:
+            st["start"] = (t, th0.clone())
+        a, w0 = st["start"]
+        if t == a + self.n_updates - 1:
+            d = th1 - w0
+            st["multi"].append((a, output_kl(f, w0, th1, x), 0.5 * fisher_quadratic(f, w0, x, d), float(d.norm())))
         if t in self.at and n > 0:
             u = delta / n
             rs = np.array(self.radii) * n
@@ -73,8 +86,24 @@ class KLProbe(Probe):
     def finish(self, run: Run) -> KLRecord:
         rows, scan = np.array(self._st["rows"]).reshape(-1, 4), self._st["scan"]
         cols = [np.array([s[i] for s in scan]).reshape(len(scan), len(self.radii)) for i in range(1, 5)]
+        multi = np.array(self._st["multi"]).reshape(-1, 4)
         return KLRecord(rows[:, 0].astype(int), rows[:, 1], rows[:, 2], rows[:, 3],
-                        np.array([s[0] for s in scan], dtype=int), *cols)
+                        np.array([s[0] for s in scan], dtype=int), *cols, multi[:, 0].astype(int), multi[:, 1],
+                        multi[:, 2], multi[:, 3])
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowSeries:
+    """Per PCA window j ≥ 1 of one window length (Fig 3D–E): its end step, κ_j = |cos(PC_{j−1}, PC_j)|,
+    how well PC_j is defined, and the MLE tail exponent of the window's pooled |Δw| entries."""
+
+    end: np.ndarray          # step after the window's last update
+    kappa: np.ndarray        # |cos| between the leading axes of windows j−1 and j
+    explained: np.ndarray    # explained-variance ratio of PC_j
+    sv_ratio: np.ndarray     # σ₂/σ₁ of window j (near 1: PC_j ill-defined, κ_j noise)
+    alpha: np.ndarray        # binned power-law MLE exponent of the |Δw| entries of window j (chapter 1's α)
+    alpha_se: np.ndarray
+    alpha_at_bound: np.ndarray   # the exponent sits on its search bound
 
 
 @dataclasses.dataclass
@@ -84,9 +113,10 @@ class InfoRecord:
     mi_steps: np.ndarray                 # (n,) update steps t at which MI was measured
     bins: tuple[int, ...]
     pairings: tuple[str, ...]
-    mi: np.ndarray                       # (n, n_pairings, n_bins) MI(standardised Δw_t; paired activation)
-    h_update: np.ndarray                 # (n, n_bins) entropy of the binned standardised Δw_t (Fig S12)
-    kappa: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]   # window → (end steps, |cos|, explained var)
+    mi: np.ndarray                       # (n, n_pairings, n_bins) MI(standardised |Δw_t| (or Δw_t); paired activation)
+    h_update: np.ndarray                 # (n, n_bins) entropy of the binned standardised |Δw_t| (Fig S12)
+    kappa: dict[int, WindowSeries]       # window length → per-window series
+    magnitude: bool = True               # MI of |Δw| (the paper's "magnitude of updates") or of signed Δw
 
 
 PAIRINGS = ("post", "pre")
@@ -100,14 +130,19 @@ class InfoProbe(Probe):
     Pairing of the MI: every weight W[i, j] of a Linear layer is paired with the mean response, over a
     fixed probe batch, of its post-synaptic unit i (``"post"``) or its pre-synaptic unit j (``"pre"``; for
     the first layer the input pixel); biases with their own unit.  The paper does not say how the
-    P update entries and the M activation entries are paired, so both are recorded.
+    P update entries and the M activation entries are paired, so both are recorded.  ``magnitude=True``
+    (default) measures the MI of |Δw| — the paper's "magnitude of updates" — instead of signed Δw.
+    At each window's end the |Δw| entries of the window are histogrammed in the fixed log bins of
+    :func:`~critnotes.analysis.update_stats.bin_edges` and their tail exponent fitted (binned MLE), so
+    the tail α can be set against MI·κ window by window.
     """
 
     steps: int = 20_000
     windows: tuple[int, ...] = (200,)
     mi_every: int = 50
-    bins: tuple[int, ...] = (16, 32, 64, 128)
+    bins: tuple[int, ...] = (25, 50, 100)
     pairings: tuple[str, ...] = PAIRINGS
+    magnitude: bool = True
     clip: float | None = None
     n_probe: int = 500
     probe_seed: int = 0
@@ -141,7 +176,8 @@ class InfoProbe(Probe):
         bufs = {w: torch.empty(w, run.flat.numel(), device=run.device) for w in self.windows}
         object.__setattr__(self, "_st", {"pair": pair, "x": x, "bufs": bufs, "prev": {}, "mi": [], "h": [],
                                          "neurons": neurons,
-                                         "mi_steps": [], "kappa": {w: ([], [], []) for w in self.windows}})
+                                         "mi_steps": [], "kappa": {w: [] for w in self.windows},
+                                         "edges": torch.as_tensor(bin_edges(), device=run.device)})
 
     def _activations(self, run: Run) -> np.ndarray:
         with run.evaluating() as model:
@@ -153,25 +189,36 @@ class InfoProbe(Probe):
         for w, buf in st["bufs"].items():
             buf[t % w] = delta
             if t % w == w - 1:
+                fit = self._tail(buf)
                 buf.sub_(buf.mean(0, keepdim=True))         # centre in place: no second window in memory
-                pc, evr = leading_pc(buf, center=False, rank=self.pc_rank, niter=self.pc_iter, seed=t)
+                lead = leading_pc(buf, center=False, rank=self.pc_rank, niter=self.pc_iter, seed=t)
                 if w in st["prev"]:
-                    steps, cos, ev = st["kappa"][w]
-                    steps.append(t + 1)
-                    cos.append(abs_cosine(st["prev"][w], pc))
-                    ev.append(evr)
-                st["prev"][w] = pc
+                    st["kappa"][w].append((t + 1, abs_cosine(st["prev"][w], lead.axis), lead.explained,
+                                           lead.sv_ratio, fit.alpha, fit.alpha_se, fit.at_bound))
+                st["prev"][w] = lead.axis
         if (t + 1) % self.mi_every == 0:
-            dw = standardize(delta.double().cpu().numpy())
+            d = delta.double().cpu().numpy()
+            dw = standardize(np.abs(d) if self.magnitude else d)
             act = standardize(self._activations(run))
             st["mi"].append([[mutual_information(dw, act[st["pair"][p]], b, clip=self.clip) for b in self.bins]
                              for p in self.pairings])
             st["h"].append([histogram_entropy(dw, b, clip=self.clip) for b in self.bins])
             st["mi_steps"].append(t)
 
+    def _tail(self, buf: torch.Tensor):
+        """Binned MLE power-law fit of the |Δw| entries of one window (zeros dropped)."""
+        edges = self._st["edges"]
+        x = buf.abs().flatten().double()
+        x = x[(x >= edges[0]) & (x < edges[-1])]
+        counts = torch.bincount(torch.bucketize(x, edges, right=True) - 1, minlength=len(edges) - 1)
+        return fit_powerlaw_binned(edges.cpu().numpy(), counts.cpu().numpy().astype(np.float64))
+
     def finish(self, run: Run) -> InfoRecord:
         st = self._st
-        kappa = {w: tuple(np.array(a) for a in v) for w, v in st["kappa"].items()}
+        kappa = {}
+        for w, rows in st["kappa"].items():
+            cols = [np.array([r[i] for r in rows]) for i in range(7)]
+            kappa[w] = WindowSeries(cols[0].astype(int), *cols[1:6], cols[6].astype(bool))
         return InfoRecord(np.array(st["mi_steps"]), tuple(self.bins), tuple(self.pairings),
                           np.array(st["mi"]).reshape(-1, len(self.pairings), len(self.bins)),
-                          np.array(st["h"]).reshape(-1, len(self.bins)), kappa)
+                          np.array(st["h"]).reshape(-1, len(self.bins)), kappa, self.magnitude)
