@@ -20,7 +20,5 @@ def test_layers_import_one_way():
 
 
 def test_module_names_are_unique():
-    # exercise modules are named after their chapter module by design (critnotes/book/exercises/<chapter>.py)
-    names = collections.Counter(p.stem for p in (ROOT / "critnotes").rglob("*.py")
-                                if p.stem != "__init__" and p.parent.name != "exercises")
+    names = collections.Counter(p.stem for p in (ROOT / "critnotes").rglob("*.py") if p.stem != "__init__")
     assert not [n for n, k in names.items() if k > 1 and n != "__main__"]

@@ -81,7 +81,7 @@ def critical_run(cfg: CriticalRunConfig, *, device=None, progress: bool = True, 
 SHARED_RUN = {
     "ci": CriticalRunConfig(width=20, steps=300, n_checkpoints=12, n_probe=200),
     "quick": CriticalRunConfig(width=100, steps=20_000, n_checkpoints=40, n_probe=1000),
-    "paper": CriticalRunConfig(width=100, steps=200_000, n_checkpoints=60, n_probe=2000),
+    "paper": CriticalRunConfig(width=100, steps=200_000, n_checkpoints=60, n_probe=2000, dataset="mnist"),
 }
 
 

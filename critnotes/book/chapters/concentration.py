@@ -90,7 +90,7 @@ PROFILES = {
                               bound_batches=2000, family_max_samples=1500, slice_points=21),
     "quick": ConcentrationConfig(),
     # the paper: full MNIST (60 000 training digits) and 2×10⁵ iterations for the reference run and the grid
-    "paper": ConcentrationConfig(run=dataclasses.replace(SHARED_RUN["paper"], dataset="mnist"),
+    "paper": ConcentrationConfig(run=SHARED_RUN["paper"],
                                  grid=GridConfig(widths=(10, 25, 50, 100, 250, 500),
                                                  lrs=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0),
                                                  steps=200_000, n_checkpoints=60, dataset="mnist"),
