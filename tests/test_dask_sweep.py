@@ -33,7 +33,10 @@ def specs():
 
 def assert_same(a, b, where="result"):
     assert type(a) is type(b), where
-    if isinstance(a, dict):
+    if dataclasses.is_dataclass(a):
+        for f in dataclasses.fields(a):
+            assert_same(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}")
+    elif isinstance(a, dict):
         assert a.keys() == b.keys(), where
         for k in a:
             assert_same(a[k], b[k], f"{where}[{k!r}]")
@@ -56,7 +59,7 @@ def test_dask_local_cluster_sweep_equals_local_run():
     for out in (local, remote):
         assert isinstance(out[1], Failed) and "unknown activation" in out[1].error and out[1].diverged
         assert not isinstance(out[0], Failed) and not isinstance(out[2], Failed)
-        assert [p["M"] for p in (out[0], out[2])] == [p.run.n_neurons for p in (points[0], points[2])]
+        assert [p.M for p in (out[0], out[2])] == [p.run.n_neurons for p in (points[0], points[2])]
     assert local[1].config == remote[1].config
     assert local[1].error.splitlines()[0] == remote[1].error.splitlines()[0]
     for a, b in zip((local[0], local[2]), (remote[0], remote[2])):

@@ -1,5 +1,4 @@
 """Chapter 1 (heavy-tailed updates): the analysis on a tiny config."""
-import math
 
 import numpy as np
 import pytest

@@ -30,7 +30,7 @@ from critnotes.book.chapters.concentration import GridConfig
 from critnotes.book.plotting import PALETTE, axes, loglog_pdf
 from critnotes.book.profiles import chapter_config
 from critnotes.book.results import Claim
-from critnotes.book.verdicts import Verdict, missing, rule
+from critnotes.book.verdicts import Verdict, rule
 from critnotes.training.loop import run_data
 from critnotes.training.runs import SHARED_RUN, CriticalRunConfig, critical_run, model_at
 from critnotes.training.sweeps import Failed, sweep
