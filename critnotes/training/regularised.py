@@ -42,22 +42,36 @@ class RegularisedConfig:
         return self
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class RegularisedResult:
     cfg: RegularisedConfig
     metrics: CriticalityRecord        # λ₀, σ, Δ over training (global step; on the current task's inputs)
     task_of_checkpoint: np.ndarray    # (n_ckpt,)
-    acc: np.ndarray                   # (tasks, tasks): test accuracy on task j after training task i
+    acc: np.ndarray                   # (tasks, tasks): test accuracy on task j after training task i (NaN after
+                                      # a divergence)
     noise_acc: np.ndarray             # (n_levels,) task-0 test accuracy vs noise level, after task 0
     losses: np.ndarray                # training loss (cross-entropy part) per update
-    n_test: int                       # test samples per task (for binomial standard errors)
+    n_test: int                       # test samples per task
     diverged: bool
     seconds: float
 
     @property
-    def retention(self) -> float:
-        """Task-0 accuracy after the last task ÷ right after task 0."""
-        return float(self.acc[-1, 0] / self.acc[0, 0]) if self.acc[0, 0] > 0 else float("nan")
+    def final_average(self) -> float:
+        """Mean test accuracy over all tasks after the last task (continual learning read as forgetting)."""
+        return float(np.mean(self.acc[-1]))
+
+    @property
+    def new_task_accuracy(self) -> float:
+        """Mean accuracy on each task right after training it, ``acc[t, t]`` (plasticity)."""
+        return float(np.mean(np.diag(self.acc)))
+
+    def noise_drop(self, level: float) -> float:
+        """Task-0 accuracy lost to pixel noise of std ``level``: clean minus noisy (Fig. 11.6, robustness)."""
+        levels = self.cfg.noise_levels
+        if 0.0 not in levels or level not in levels:
+            raise ValueError(f"noise_drop needs 0 and {level:g} among noise_levels {levels}; add them to the "
+                             "RegularisedConfig")
+        return float(self.noise_acc[levels.index(0.0)] - self.noise_acc[levels.index(level)])
 
 
 def train_regularised(cfg: RegularisedConfig, *, device=None, progress: bool = True) -> RegularisedResult:

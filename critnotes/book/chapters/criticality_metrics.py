@@ -15,10 +15,13 @@ Experiments:
    an :class:`UpdateRecorder` (chapter 1's update exponent), an :class:`ActivityProbe` (chapter 6's
    ‖C‖_F transition) and a :class:`SampleLossProbe` (chapter 7's convergence criterion).
 3. **Regularised vs plain** (Fig. 11.6): :func:`critnotes.training.regularised.train_regularised` on
-   permuted-MNIST tasks for each (init, penalty β): accuracy, robustness to pixel noise, retention of
-   task 0 after the later tasks, and λ₀ along the way.
-4. **Model collapse** (Fig. 11.7): :func:`critnotes.training.collapse.train_collapse`, generations trained
-   on the previous generation's sampled labels, plain and penalised, with λ₀ tracked.
+   permuted-MNIST tasks for each (init, penalty β, seed): accuracy, accuracy lost to pixel noise, average
+   accuracy over all tasks after the last (with each task's accuracy right after training it), and λ₀
+   along the way.  Plain and penalised runs of one seed share init and mini-batches, so every comparison
+   is a per-seed (paired) difference with a t-interval over ``seeds``.  Only the critical init r = 1 is
+   the reproduction; other inits are findings (a penalty may repair a bad init).
+4. **Model collapse** (Fig. 11.7): :func:`critnotes.training.collapse.train_collapse`, ``seeds`` chains of
+   generations trained on the previous generation's sampled labels, plain and penalised, with λ₀ tracked.
 """
 from __future__ import annotations
 
@@ -70,7 +73,7 @@ class CriticalityMetricsConfig:
     n_checkpoints: int = 20
     n_probe: int = 256                               # inputs for λ₀, σ, Δ
     n_activity: int = 500                            # inputs for the correlation matrix
-    reg_ratios: tuple[float, ...] = (0.25, 1.0, 4.0)
+    reg_ratios: tuple[float, ...] = (0.25, 1.0, 4.0)  # 1.0 (the reproduction) required; others: findings
     penalties: tuple[float, ...] = (0.0, 0.1, 1.0)   # β; 0 = plain training
     reg_steps: int = 2000                            # per task
     tasks: int = 2
@@ -80,6 +83,7 @@ class CriticalityMetricsConfig:
     collapse_generations: int = 5
     collapse_steps: int = 1000                       # per generation
     collapse_labels: str = "sample"                  # generated labels: softmax samples or argmax
+    seeds: int = 3                                   # paired seeds of the regularised and collapse comparisons
     n_jobs: int = 1
 
     @property
@@ -90,8 +94,9 @@ class CriticalityMetricsConfig:
 
 PROFILES = {
     "ci": CriticalityMetricsConfig(ratios=(0.25, 1.0, 4.0), init_seeds=4, steps=120, n_train=1000, n_test=500,
-                                   n_checkpoints=6, n_probe=64, n_activity=100, reg_ratios=(0.25,),
-                                   penalties=(0.0, 1.0), reg_steps=60, collapse_generations=3, collapse_steps=60),
+                                   n_checkpoints=6, n_probe=64, n_activity=100, reg_ratios=(1.0,),
+                                   penalties=(0.0, 1.0), reg_steps=60, collapse_generations=3, collapse_steps=60,
+                                   seeds=2),
     "quick": CriticalityMetricsConfig(),
     "paper": CriticalityMetricsConfig(dataset="mnist", ratios=(0.125, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0, 8.0, 16.0),
                                       init_seeds=16, steps=20_000, n_checkpoints=30, n_probe=1000, n_activity=1000,
@@ -148,13 +153,14 @@ class CriticalityMetricsResults:
     sigma_c2: float
     ensemble: InitEnsemble
     sweep: list[SweepPoint]
-    regularised: dict                  # (ratio, penalty) → RegularisedResult
-    collapse: dict                     # "plain" / "penalised" → CollapseResult
+    regularised: dict                  # (ratio, penalty) → (RegularisedResult per seed, …)
+    collapse: dict                     # "plain" / "penalised" → (CollapseResult per seed, …)
 
     def point(self, ratio: float) -> SweepPoint:
         return min(self.sweep, key=lambda p: abs(math.log(p.ratio / ratio)))
 
-    def reg(self, ratio: float, penalty: float) -> RegularisedResult:
+    def reg(self, ratio: float, penalty: float) -> tuple[RegularisedResult, ...]:
+        """The regularised runs (one per seed) nearest to ``ratio`` and ``penalty``."""
         key = min(self.regularised, key=lambda k: (abs(math.log(k[0] / ratio)), abs(k[1] - penalty)))
         return self.regularised[key]
 
@@ -207,21 +213,22 @@ def _sweep_point(job) -> SweepPoint:
 
 
 def _regularised(job) -> RegularisedResult:
-    cfg, ratio, beta, device, progress = job
-    rc = RegularisedConfig(train_config(cfg, ratio, cfg.reg_steps), penalty=beta, tasks=cfg.tasks,
+    cfg, ratio, beta, k, device, progress = job
+    rc = RegularisedConfig(train_config(cfg, ratio, cfg.reg_steps).replace(seed=cfg.seed + k), penalty=beta, tasks=cfg.tasks,
                            n_probe=cfg.n_probe, n_checkpoints=max(cfg.n_checkpoints // 2, 4),
                            noise_levels=tuple(sorted({0.0, 0.25, cfg.noise_level, 1.0})))
     return train_regularised(rc, device=device, progress=progress)
 
 
-def collapse_config(cfg: CriticalityMetricsConfig, penalty: float) -> CollapseConfig:
-    return CollapseConfig(train_config(cfg, cfg.collapse_ratio, cfg.collapse_steps), cfg.collapse_generations,
-                          penalty=penalty, labels=cfg.collapse_labels, n_probe=cfg.n_probe)
+def collapse_config(cfg: CriticalityMetricsConfig, penalty: float, k: int = 0) -> CollapseConfig:
+    """The model-collapse chain of seed ``seed + k`` (init, mini-batches and label draws)."""
+    return CollapseConfig(train_config(cfg, cfg.collapse_ratio, cfg.collapse_steps).replace(seed=cfg.seed + k),
+                          cfg.collapse_generations, penalty=penalty, labels=cfg.collapse_labels, n_probe=cfg.n_probe)
 
 
 def _collapse(job) -> CollapseResult:
-    cfg, beta, device, progress = job
-    return train_collapse(collapse_config(cfg, beta), device=device, progress=progress)
+    cfg, beta, k, device, progress = job
+    return train_collapse(collapse_config(cfg, beta, k), device=device, progress=progress)
 
 
 def run(cfg: CriticalityMetricsConfig, device=None, progress: bool = True) -> CriticalityMetricsResults:
@@ -229,8 +236,11 @@ def run(cfg: CriticalityMetricsConfig, device=None, progress: bool = True) -> Cr
     (all trainings cached)."""
     if 1.0 not in cfg.ratios:
         raise ValueError(f"ratios must contain 1.0 (the mean-field critical init), got {cfg.ratios}")
-    if cfg.init_seeds < 2:
-        raise ValueError(f"init_seeds must be >= 2 (an interval over networks), got {cfg.init_seeds}")
+    if 1.0 not in cfg.reg_ratios:
+        raise ValueError(f"reg_ratios must contain 1.0 (the critical init is the reproduction), got {cfg.reg_ratios}")
+    if cfg.init_seeds < 2 or cfg.seeds < 2:
+        raise ValueError(f"init_seeds and seeds must be >= 2 (an interval over networks), got {cfg.init_seeds}, "
+                         f"{cfg.seeds}")
     if cfg.collapse_labels not in crit.LABEL_MODES or cfg.collapse_penalty <= 0:
         raise ValueError(f"need collapse_labels in {crit.LABEL_MODES} and collapse_penalty > 0, got "
                          f"{cfg.collapse_labels!r}, {cfg.collapse_penalty}")
@@ -238,15 +248,18 @@ def run(cfg: CriticalityMetricsConfig, device=None, progress: bool = True) -> Cr
     pts = sweep(_sweep_point, [(cfg, r, device, False) for r in cfg.ratios], n_jobs=cfg.n_jobs,
                 desc="init sweep", progress=progress)
     keys = [(r, b) for r in cfg.reg_ratios for b in cfg.penalties]
-    regs = sweep(_regularised, [(cfg, r, b, device, False) for r, b in keys], n_jobs=cfg.n_jobs,
-                 desc="regularised vs plain", progress=progress)
-    cols = sweep(_collapse, [(cfg, b, device, False) for b in (0.0, cfg.collapse_penalty)], n_jobs=cfg.n_jobs,
-                 desc="model collapse", progress=progress)
+    regs = sweep(_regularised, [(cfg, r, b, k, device, False) for r, b in keys for k in range(cfg.seeds)],
+                 n_jobs=cfg.n_jobs, desc="regularised vs plain", progress=progress)
+    betas = (0.0, cfg.collapse_penalty)
+    cols = sweep(_collapse, [(cfg, b, k, device, False) for b in betas for k in range(cfg.seeds)],
+                 n_jobs=cfg.n_jobs, desc="model collapse", progress=progress)
     for x in (*pts, *regs, *cols):
         if isinstance(x, Failed):
             raise RuntimeError(f"a training of chapter {CHAPTER} failed: {x.error}")
-    return CriticalityMetricsResults(cfg, cfg.sigma_c2, ens, pts, dict(zip(keys, regs)),
-                                     dict(zip(("plain", "penalised"), cols)))
+    n = cfg.seeds
+    return CriticalityMetricsResults(cfg, cfg.sigma_c2, ens, pts,
+                                     {key: tuple(regs[i * n:(i + 1) * n]) for i, key in enumerate(keys)},
+                                     {lab: tuple(cols[i * n:(i + 1) * n]) for i, lab in enumerate(("plain", "penalised"))})
 
 
 # ------------------------------------------------------------------------------------------------
@@ -284,6 +297,32 @@ def peak_at(cis: dict, at) -> Verdict:
     return Verdict("inconclusive", "overlapping intervals")
 
 
+def crossing(lyapunov: dict):
+    """The key (keys in sweep order) where the measured mean λ₀ crosses 0: of two neighbours between which it
+    changes sign, the one nearer 0; ``None`` when it keeps one sign over the sweep (or a value is missing)."""
+    keys = list(lyapunov)
+    vals = [lyapunov[k] for k in keys]
+    if not keys or missing(*vals):
+        return None
+    near = [k for i in range(len(keys) - 1) if np.sign(vals[i]) != np.sign(vals[i + 1]) for k in keys[i:i + 2]]
+    return min(near, key=lambda k: abs(lyapunov[k])) if near else None
+
+
+_LAM = {"r=0.5": -0.4, "r=1": -0.1, "r=2": 0.02, "r=4": 0.3}
+
+
+@rule(agrees=dict(cis={"r=0.5": (9, 10), "r=1": (10, 11), "r=2": (12, 13), "r=4": (8, 9)}, lyapunov=_LAM),
+      differs=dict(cis={"r=0.5": (9, 10), "r=1": (12, 13), "r=2": (10, 11), "r=4": (8, 9)}, lyapunov=_LAM))
+def peak_at_crossing(cis: dict, lyapunov: dict) -> Verdict:
+    """:func:`peak_at` the init where the *measured* λ₀ crosses 0 (:func:`crossing`), not where mean-field
+    theory puts the critical line; ``not measured`` when λ₀ does not cross 0 within the sweep."""
+    at = crossing(lyapunov)
+    if at is None:
+        return Verdict("not measured", "the measured λ₀ does not cross 0 within the sweep")
+    v = peak_at(cis, at)
+    return Verdict(v.verdict, f"measured λ₀ crosses 0 at {at}: {v.reason}")
+
+
 def _mean_ci(a) -> tuple[float, tuple[float, float]]:
     """Mean and 95 % t-interval of independent values."""
     a = np.asarray(a, dtype=float)
@@ -292,12 +331,123 @@ def _mean_ci(a) -> tuple[float, tuple[float, float]]:
     return m, (m - h, m + h)
 
 
-def _diff_ci(diff: float, se: float) -> dict:
-    return {"value": diff, "threshold": 0.0, "ci": (diff - 1.96 * se, diff + 1.96 * se)}
+@dataclasses.dataclass(frozen=True)
+class OverSeeds:
+    """One value per seed (or a paired per-seed difference), its mean and 95 % t-interval over seeds: the
+    between-seed spread is the error bar (networks, not test images or probe inputs, are the replicates).
+    The SD is floored at ``floor_sd``, the within-seed sampling SD of one value (test images, probe inputs),
+    so that a few seeds which happen to agree cannot give a zero-width interval."""
+
+    values: tuple[float, ...]
+    mean: float
+    ci: tuple[float, float]
+    sd: float
+    floor_sd: float
+
+    @classmethod
+    def of(cls, values, floor_sd: float = 0.0) -> "OverSeeds":
+        v = np.asarray(values, dtype=float)
+        if v.size < 2:
+            raise ValueError(f"an interval over seeds needs >= 2 seeds, got {v.size}; raise cfg.seeds")
+        sd = max(float(v.std(ddof=1)), float(floor_sd))
+        h = float(stats.t.ppf(0.975, v.size - 1)) * sd / math.sqrt(v.size)
+        m = float(v.mean())
+        return cls(tuple(map(float, v)), m, (m - h, m + h), sd, float(floor_sd))
+
+    def above_zero(self) -> dict:
+        """The ``exceeds`` rule's inputs for "the mean over seeds is > 0"."""
+        return {"value": self.mean, "threshold": 0.0, "ci": self.ci}
 
 
-def _acc_se(p: float, n: int) -> float:
-    return math.sqrt(max(p * (1 - p), 1e-12) / max(n, 1))
+def _paired_seeds(plain, pen) -> None:
+    """Raise unless ``plain[k]`` and ``pen[k]`` share their seed for every k (the pairing)."""
+    a, b = [r.cfg.train.seed for r in plain], [r.cfg.train.seed for r in pen]
+    if a != b:
+        raise ValueError(f"plain and penalised runs must be paired by seed, got seeds {a} and {b}")
+
+
+@dataclasses.dataclass(frozen=True)
+class PenaltyEffect:
+    """Penalised vs plain at one init over paired seeds (Fig. 11.6); each difference is per seed, > 0 when
+    it favours the penalty.  ``means``: the levels behind the differences (means over seeds)."""
+
+    accuracy: OverSeeds        # task-0 test accuracy after task 0, penalised − plain
+    robustness: OverSeeds      # accuracy lost to pixel noise, plain − penalised
+    final_average: OverSeeds   # mean accuracy over all tasks after the last, penalised − plain
+    new_task: OverSeeds        # mean acc[t, t] (plasticity), penalised − plain
+    means: dict
+
+
+def _binomial_var(acc, n: int) -> float:
+    """Summed test-set sampling variance of accuracies ``acc`` (each on ``n`` images)."""
+    a = np.asarray(acc, dtype=float)
+    return float(np.sum(a * (1 - a)) / max(n, 1))
+
+
+def _floor(pairs, n: int, weights=1.0) -> float:
+    """Mean over seeds of the test-set sampling SD of one per-seed difference of accuracy sums
+    (``pairs``: per seed, all accuracies entering it; ``weights`` their coefficients)."""
+    return float(np.mean([math.sqrt(_binomial_var(a, n)) * weights for a in pairs]))
+
+
+def penalty_effect(plain, pen, noise_level: float) -> PenaltyEffect:
+    """:class:`PenaltyEffect` of seed-paired :class:`RegularisedResult` runs ``plain`` and ``pen``."""
+    _paired_seeds(plain, pen)
+    n, T = plain[0].n_test, plain[0].acc.shape[0]
+    i0, k = plain[0].cfg.noise_levels.index(0.0), plain[0].cfg.noise_levels.index(noise_level)
+    q = {"acc": lambda r: r.acc[0, 0], "drop": lambda r: r.noise_drop(noise_level),
+         "clean": lambda r: r.noise_acc[i0], "final_average": lambda r: r.final_average,
+         "new_task": lambda r: r.new_task_accuracy}
+    v = {key: (np.array([f(r) for r in plain], float), np.array([f(r) for r in pen], float)) for key, f in q.items()}
+    means = {f"{key}_{lab}": float(np.mean(v[key][j])) for key in q for j, lab in enumerate(("plain", "penalised"))}
+    seeds = list(zip(plain, pen))
+    return PenaltyEffect(
+        OverSeeds.of(v["acc"][1] - v["acc"][0], _floor([[a.acc[0, 0], b.acc[0, 0]] for a, b in seeds], n)),
+        OverSeeds.of(v["drop"][0] - v["drop"][1],
+                     _floor([[*a.noise_acc[[i0, k]], *b.noise_acc[[i0, k]]] for a, b in seeds], n)),
+        OverSeeds.of(v["final_average"][1] - v["final_average"][0],
+                     _floor([[*a.acc[-1], *b.acc[-1]] for a, b in seeds], n, 1 / T)),
+        OverSeeds.of(v["new_task"][1] - v["new_task"][0],
+                     _floor([[*np.diag(a.acc), *np.diag(b.acc)] for a, b in seeds], n, 1 / T)), means)
+
+
+def _at_generation(r: CollapseResult, values, g: int) -> float:
+    """``values[g]`` of a chain, NaN when generation g did not finish (the chain diverged before or at it)."""
+    done = len(r.test_acc) - (1 if r.diverged else 0)
+    return float(values[g]) if g < done else float("nan")
+
+
+@dataclasses.dataclass(frozen=True)
+class CollapseEffect:
+    """Model collapse over seed-paired chains (Fig. 11.7): per chain, generation 0 against the last."""
+
+    degradation: OverSeeds     # plain: test accuracy of generation 0 − the last
+    lyapunov_growth: OverSeeds # plain: |λ₀| of the last generation − generation 0's (same probe inputs)
+    prevention: OverSeeds      # degradation plain − degradation penalised, per seed
+    gen0_lyapunov_sd: float    # spread (SD) of generation-0 λ₀ across the plain chains
+    means: dict
+
+
+def collapse_effect(plain, pen) -> CollapseEffect:
+    """:class:`CollapseEffect` of seed-paired :class:`CollapseResult` chains ``plain`` and ``pen``."""
+    _paired_seeds(plain, pen)
+    last = plain[0].cfg.generations - 1
+    a0 = {k: np.array([_at_generation(r, r.test_acc, 0) for r in rs]) for k, rs in (("plain", plain), ("pen", pen))}
+    a1 = {k: np.array([_at_generation(r, r.test_acc, last) for r in rs]) for k, rs in (("plain", plain), ("pen", pen))}
+    l0 = np.array([_at_generation(r, r.lyapunov_end, 0) for r in plain])
+    l1 = np.array([_at_generation(r, r.lyapunov_end, last) for r in plain])
+    deg = {k: a0[k] - a1[k] for k in a0}
+    n = plain[0].n_test
+    pl = [r.probe_lyapunov[[0, last]] for r in plain]
+    lam_floor = float(np.mean([math.sqrt(np.sum(np.var(x, axis=1, ddof=1)) / x.shape[1]) for x in pl]))
+    means = {"generation_0_plain": float(a0["plain"].mean()), "generation_0_penalised": float(a0["pen"].mean()),
+             "last_plain": float(a1["plain"].mean()), "last_penalised": float(a1["pen"].mean()),
+             "abs_lambda0_generation_0": float(np.abs(l0).mean()), "abs_lambda0_last": float(np.abs(l1).mean())}
+    return CollapseEffect(OverSeeds.of(deg["plain"], _floor(np.stack([a0["plain"], a1["plain"]], 1), n)),
+                          OverSeeds.of(np.abs(l1) - np.abs(l0), lam_floor),
+                          OverSeeds.of(deg["plain"] - deg["pen"],
+                                       _floor(np.stack([a0["plain"], a1["plain"], a0["pen"], a1["pen"]], 1), n)),
+                          float(np.std(l0, ddof=1)), means)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -336,42 +486,55 @@ def claims(res: CriticalityMetricsResults) -> list[Claim]:
     lam = {k: _mean_ci(ens.lyapunov[i]) for k, i in rows.items()}
     sig = {k: _mean_ci(ens.branching[i] / ens.mf_branching[i]) for k, i in rows.items()}
     dr = {f"r={r:g}": _mean_ci(ens.dynamic_range[ens.row(r)]) for r in cfg.ratios}
-    where = (f"{cfg.init_seeds} untrained networks per init, {len(cfg.hidden)} tanh layers of width "
-             f"{cfg.hidden[0]}, σ_b²={cfg.bias_scale ** 2:g}, {cfg.n_probe} {cfg.dataset} inputs in [0, 1]")
+    lam_all = {f"r={r:g}": float(ens.lyapunov[ens.row(r)].mean()) for r in cfg.ratios}
+    where = (f"{cfg.init_seeds} untrained networks per init σ_w² = r·σ_c² (r = {', '.join(f'{r:g}' for r in cfg.ratios)}), "
+             f"{len(cfg.hidden)} tanh layers of width {cfg.hidden[0]}, σ_b²={cfg.bias_scale ** 2:g}, {cfg.n_probe} "
+             f"{cfg.dataset} inputs in [0, 1]; 95 % t-interval over networks")
+    at0 = crossing(lam_all)
     out = [
         Claim.judged(f"{CHAPTER}.lyapunov.init", "λ₀ at ordered / critical / chaotic initialisations follows "
-                     f"mean-field theory (⟨½ ln χ₁ˡ⟩ of the same finite-depth net, ±{LYAPUNOV_TOL:g} nats/layer)",
-                     {k: ens.mf_lyapunov[i] for k, i in rows.items()}, {k: v[0] for k, v in lam.items()},
+                     f"mean-field theory (⟨½ ln χ₁ˡ⟩ of the same finite-depth net, ±{LYAPUNOV_TOL:g} nats/layer; "
+                     f"{where})", {k: ens.mf_lyapunov[i] for k, i in rows.items()}, {k: v[0] for k, v in lam.items()},
                      "all_within", kind="check",
-                     detail={"ratios": regimes, "setting": where, "units": "nats per layer",
+                     detail={"ratios": regimes, "units": "nats per layer",
                              "asymptotic_half_ln_chi1": {k: 0.5 * math.log(crit.chi1(ens.sigma_w2[i], cfg.bias_scale ** 2,
                                                                                      cfg.activation))
                                                          for k, i in rows.items()}},
                      cis={k: v[1] for k, v in lam.items()}, targets={k: ens.mf_lyapunov[i] for k, i in rows.items()},
                      tol=LYAPUNOV_TOL),
         Claim.judged(f"{CHAPTER}.branching.init", "σ at ordered / critical / chaotic initialisations follows "
-                     f"mean-field theory (σ / ⟨χ₁ˡ⟩ = 1 ± {BRANCHING_RTOL:g})",
+                     f"mean-field theory (σ / ⟨χ₁ˡ⟩ = 1 ± {BRANCHING_RTOL:g}; {where})",
                      {k: ens.mf_branching[i] for k, i in rows.items()},
                      {k: float(ens.branching[i].mean()) for k, i in rows.items()}, "all_within", kind="check",
-                     detail={"ratios": regimes, "setting": where, "ratio_to_mean_field": {k: v[0] for k, v in sig.items()}},
+                     detail={"ratios": regimes, "ratio_to_mean_field": {k: v[0] for k, v in sig.items()}},
                      cis={k: v[1] for k, v in sig.items()}, targets={k: 1.0 for k in rows}, tol=BRANCHING_RTOL),
-        Claim.judged(f"{CHAPTER}.dynamic_range.init", "dynamic range Δ (our response-curve definition) is maximal "
-                     "at the critical initialisation", "max at criticality",
-                     {r: v[0] for r, v in dr.items()}, "peak_at", kind="check",
-                     detail={"units": "dB", "setting": where,
-                             "response": "RMS activity of the last hidden layer vs input intensity s (images × s)"},
-                     cis={r: v[1] for r, v in dr.items()}, at="r=1"),
+        Claim.judged(f"{CHAPTER}.dynamic_range.init", "dynamic range is maximal at criticality, tested with our "
+                     "response-curve Δ (RMS activity of the last hidden layer against the input scale s, "
+                     "10 log₁₀ s₉₀/s₁₀) at the init where the measured λ₀ crosses 0 — the 4-layer transient need "
+                     f"not be critical at the mean-field r = 1 ({where})", "max at criticality",
+                     {**{r: v[0] for r, v in dr.items()}, "measured_critical_init": at0 or "no crossing"},
+                     "peak_at_crossing", detail={"units": "dB", "lyapunov_mean": lam_all},
+                     cis={r: v[1] for r, v in dr.items()}, lyapunov=lam_all),
     ]
-    end_dist = [abs(p.metrics.lyapunov[-1]) for p in res.sweep]
-    acc_rel = _spearman(end_dist, [p.test_acc for p in res.sweep])
-    out.append(Claim.judged(f"{CHAPTER}.performance_vs_distance", "performance is best near criticality "
-                            "(test accuracy falls with the trained network's |λ₀|)", "direction only", acc_rel.rho,
-                            "trend", detail={**dataclasses.asdict(acc_rel),
-                                             "test_acc": {f"r={p.ratio:g}": p.test_acc for p in res.sweep},
-                                             "abs_lambda0_trained": {f"r={p.ratio:g}": d for p, d in zip(res.sweep, end_dist)},
-                                             "differs_from_paper": "paper 004 compares >80 published models; here one "
-                                             "MLP trained from different inits (one seed each), exact permutation p"},
-                            rho=acc_rel.rho, p=acc_rel.p, sign=-1))
+    idx = [i for i, p in enumerate(res.sweep)
+           if not p.diverged and np.isfinite(p.test_acc) and np.isfinite(p.metrics.lyapunov[-1])]
+    kept = [res.sweep[i] for i in idx]
+    excluded = [f"r={p.ratio:g}" for i, p in enumerate(res.sweep) if i not in idx]
+    end_dist = [abs(p.metrics.lyapunov[-1]) for p in kept]
+    acc_rel = _spearman(end_dist, [p.test_acc for p in kept])
+    init_rel = _spearman([abs(math.log(p.ratio)) for p in kept], end_dist)
+    out.append(Claim.judged(
+        f"{CHAPTER}.performance_vs_distance", "performance is best near criticality: test accuracy falls with the "
+        f"trained network's |λ₀| (Spearman ρ, exact permutation p) — here one {len(cfg.hidden)}-layer tanh MLP of "
+        f"width {cfg.hidden[0]} trained from {len(cfg.ratios)} inits σ_w² = r·σ_c² (one seed each, {cfg.steps} SGD "
+        f"steps on {cfg.dataset}), not paper 004's >80 published models; diverged trainings are left out (listed); "
+        "where the trained |λ₀| follows the init's |ln r| (their ρ is given), this tests trainability as much as "
+        "criticality", "direction only",
+        {"rho": acc_rel.rho, "rho_trained_abs_lambda0_vs_abs_ln_r": init_rel.rho, "excluded_diverged": excluded},
+        "trend", detail={**dataclasses.asdict(acc_rel), "init_vs_trained_lambda0": dataclasses.asdict(init_rel),
+                         "test_acc": {f"r={p.ratio:g}": p.test_acc for p in res.sweep},
+                         "abs_lambda0_trained": {f"r={p.ratio:g}": abs(p.metrics.lyapunov[-1]) for p in res.sweep}},
+        rho=acc_rel.rho, p=acc_rel.p, sign=-1))
     rel = relations(res)
     out.append(Claim(f"{CHAPTER}.relations", "other chapters' observables vs distance from criticality "
                      "(book question; paper 004 gives no number)", None, {k: v.rho for k, v in rel.items()},
@@ -394,73 +557,100 @@ def claims(res: CriticalityMetricsResults) -> list[Claim]:
 
 
 def _regularised_claims(res: CriticalityMetricsResults) -> list[Claim]:
+    """Fig. 11.6: at the critical init r = 1 the paper's three statements (reproductions); at the other inits
+    one finding each (plain training there starts from a handicapped init the penalty may repair)."""
     cfg, out = res.cfg, []
     betas = [b for b in cfg.penalties if b > 0]
     if 0.0 not in cfg.penalties or not betas:
         return out
     b = max(betas)
-    setting = (f"our penalty β·⟨ln g_l⟩² (β={b:g}) at equal step budget ({cfg.reg_steps} SGD steps per task), "
-               f"{cfg.tasks} permuted-{cfg.dataset} tasks, one seed; paper 004's objective and benchmark are not in "
-               "our copy")
+    bench = (f"our penalty β·⟨ln g_l⟩² with β={b:g} at equal budget ({cfg.reg_steps} SGD steps per task), "
+             f"{cfg.tasks} permuted-{cfg.dataset} tasks, {cfg.seeds} seeds each paired by init and mini-batches, "
+             "mean of the per-seed difference ± t-interval over seeds (SD floored at the test-set sampling SD); paper 004's objective and benchmark are not "
+             "in our copy")
     for r in cfg.reg_ratios:
         plain, pen = res.reg(r, 0.0), res.reg(r, b)
-        n = plain.n_test
-        k = plain.cfg.noise_levels.index(cfg.noise_level)
-        tag = f"r{r:g}"
-        a0, a1 = plain.acc[0, 0], pen.acc[0, 0]
-        out.append(Claim.judged(f"{CHAPTER}.accuracy.{tag}", f"criticality training improves accuracy "
-                                f"(task-0 test accuracy, β={b:g} vs plain, init r={r:g})", "higher with penalty",
-                                {"plain": a0, "penalised": a1}, "exceeds",
-                                detail={"setting": setting, "seconds": {"plain": plain.seconds, "penalised": pen.seconds},
-                                        "interval": "difference ± 1.96 binomial SE"},
-                                **_diff_ci(a1 - a0, math.hypot(_acc_se(a0, n), _acc_se(a1, n)))))
-        n0, n1 = plain.noise_acc[k], pen.noise_acc[k]
-        out.append(Claim.judged(f"{CHAPTER}.robustness.{tag}", f"criticality training improves robustness "
-                                f"(accuracy under pixel noise std {cfg.noise_level:g}, pixels in [0, 1])",
-                                "higher with penalty", {"plain": n0, "penalised": n1}, "exceeds",
-                                detail={"setting": setting, "noise_levels": plain.cfg.noise_levels,
-                                        "plain_curve": plain.noise_acc, "penalised_curve": pen.noise_acc},
-                                **_diff_ci(n1 - n0, math.hypot(_acc_se(n0, n), _acc_se(n1, n)))))
-        r0, r1 = plain.retention, pen.retention
-        se = math.hypot(_acc_se(plain.acc[-1, 0], n) / max(a0, 1e-9), _acc_se(pen.acc[-1, 0], n) / max(a1, 1e-9))
-        out.append(Claim.judged(f"{CHAPTER}.retention.{tag}", f"criticality training keeps performance in continual "
-                                f"learning (task-0 accuracy after {cfg.tasks - 1} more permuted-MNIST task(s) ÷ before)",
-                                "higher with penalty", {"plain": r0, "penalised": r1}, "exceeds",
-                                detail={"setting": setting, "acc_plain": plain.acc, "acc_penalised": pen.acc,
-                                        "lyapunov_end_of_each_task": {"plain": _task_end(plain), "penalised": _task_end(pen)}},
-                                **_diff_ci(r1 - r0, se)))
+        eff = penalty_effect(plain, pen, cfg.noise_level)
+        detail = {"per_seed": {k: getattr(eff, k).values for k in ("accuracy", "robustness", "final_average", "new_task")},
+                  "intervals": {k: getattr(eff, k).ci for k in ("accuracy", "robustness", "final_average", "new_task")},
+                  "sd_and_floor": {k: (getattr(eff, k).sd, getattr(eff, k).floor_sd)
+                                   for k in ("accuracy", "robustness", "final_average", "new_task")},
+                  "means": eff.means, "acc_plain": [x.acc for x in plain], "acc_penalised": [x.acc for x in pen],
+                  "seconds": {"plain": [x.seconds for x in plain], "penalised": [x.seconds for x in pen]}}
+        if r != 1.0:
+            out.append(Claim(f"{CHAPTER}.penalty_offcritical.r{r:g}", f"the penalty at the off-critical init r={r:g} "
+                             "(where plain training starts handicapped, so a gain may be the penalty repairing the "
+                             "init): penalised − plain task-0 accuracy, accuracy lost to noise (plain − penalised), "
+                             f"average accuracy after the last task, new-task accuracy ({bench})", None,
+                             {k: getattr(eff, k).mean for k in ("accuracy", "robustness", "final_average", "new_task")},
+                             kind="finding", detail=detail))
+            continue
+        m = eff.means
+        out += [
+            Claim.judged(f"{CHAPTER}.accuracy.r1", "criticality training improves accuracy: task-0 test accuracy "
+                         f"after task 0, penalised − plain, at the critical init r=1 ({bench})", "higher with penalty",
+                         {"plain": m["acc_plain"], "penalised": m["acc_penalised"], "difference": eff.accuracy.mean},
+                         "exceeds", detail=detail, **eff.accuracy.above_zero()),
+            Claim.judged(f"{CHAPTER}.robustness.r1", "criticality training improves robustness: task-0 accuracy lost "
+                         f"to Gaussian pixel noise of std {cfg.noise_level:g} (pixels in [0, 1]), plain − penalised "
+                         f"(> 0: the penalised net loses less; clean accuracy beside it), at r=1 ({bench})",
+                         "smaller loss with penalty",
+                         {"drop_plain": m["drop_plain"], "drop_penalised": m["drop_penalised"],
+                          "clean_plain": m["clean_plain"], "clean_penalised": m["clean_penalised"]},
+                         "exceeds", detail={**detail, "noise_levels": plain[0].cfg.noise_levels,
+                                            "curves_plain": [x.noise_acc for x in plain],
+                                            "curves_penalised": [x.noise_acc for x in pen]},
+                         **eff.robustness.above_zero()),
+            Claim.judged(f"{CHAPTER}.continual.r1", "criticality training keeps performance in continual learning, "
+                         f"read as forgetting: mean test accuracy over all {cfg.tasks} tasks after the last one, "
+                         "penalised − plain, at r=1; each task's accuracy right after training it (plasticity) "
+                         f"beside it ({bench})", "higher with penalty",
+                         {"plain": m["final_average_plain"], "penalised": m["final_average_penalised"],
+                          "new_task_plain": m["new_task_plain"], "new_task_penalised": m["new_task_penalised"]},
+                         "exceeds", detail={**detail, "lyapunov_end_of_each_task": {
+                             "plain": [_task_end(x) for x in plain], "penalised": [_task_end(x) for x in pen]}},
+                         **eff.final_average.above_zero()),
+        ]
     return out
 
 
 def _collapse_claims(res: CriticalityMetricsResults) -> list[Claim]:
     cfg = res.cfg
     plain, pen = res.collapse["plain"], res.collapse["penalised"]
-    n, last = plain.n_test, len(plain.test_acc) - 1
-    setting = (f"{cfg.collapse_generations} generations × {cfg.collapse_steps} SGD steps, each a fresh network "
-               f"(init r={cfg.collapse_ratio:g}) on the previous generation's {cfg.collapse_labels}d labels of the "
-               f"{cfg.dataset} training images, one seed; paper 004's generative setting is not in our copy")
-    a0, a1 = plain.test_acc[0], plain.test_acc[last]
-    l0, l1 = plain.probe_lyapunov[0], plain.probe_lyapunov[last]
-    se_l = math.hypot(l0.std(ddof=1) / math.sqrt(l0.size), l1.std(ddof=1) / math.sqrt(l1.size))
-    p_last = pen.test_acc[len(pen.test_acc) - 1]
+    eff = collapse_effect(plain, pen)
+    m = eff.means
+    setting = (f"{cfg.seeds} chains (seeds) × {cfg.collapse_generations} generations × {cfg.collapse_steps} SGD "
+               f"steps, each generation a fresh network (init r={cfg.collapse_ratio:g}) trained on the previous "
+               f"generation's {cfg.collapse_labels}d labels of the {cfg.dataset} training images — a classifier on "
+               "its own sampled labels, not paper 004's generative models on generated data; mean over chains ± "
+               "t-interval over chains (SD floored at the test-set / probe-input sampling SD)")
+    detail = {"test_acc": {"plain": [r.test_acc for r in plain], "penalised": [r.test_acc for r in pen]},
+              "label_fidelity": [r.label_fidelity for r in plain],
+              "lyapunov_per_generation": {"plain": [r.lyapunov_end for r in plain],
+                                          "penalised": [r.lyapunov_end for r in pen]}}
     return [
-        Claim.judged(f"{CHAPTER}.collapse.degrades", "training on generated data degrades performance over "
-                     "generations (plain: test accuracy of generation 0 minus the last)", "degrades",
-                     {"generation_0": a0, "last": a1}, "exceeds",
-                     detail={"setting": setting, "test_acc": plain.test_acc, "label_fidelity": plain.label_fidelity},
-                     **_diff_ci(a0 - a1, math.hypot(_acc_se(a0, n), _acc_se(a1, n)))),
-        Claim.judged(f"{CHAPTER}.collapse.loses_criticality", "model collapse reflects a loss of critical dynamics "
-                     "(plain: |λ₀| of the last generation exceeds generation 0's)", "|λ₀| grows",
-                     {"generation_0": float(abs(l0.mean())), "last": float(abs(l1.mean()))}, "exceeds",
-                     detail={"setting": setting, "lyapunov_per_generation": plain.lyapunov_end,
-                             "interval": "± 1.96 SE over probe inputs (one network per generation)"},
-                     **_diff_ci(float(abs(l1.mean()) - abs(l0.mean())), se_l)),
-        Claim.judged(f"{CHAPTER}.collapse.penalty_prevents", "criticality training prevents collapse (test accuracy "
-                     f"of the last generation, β={cfg.collapse_penalty:g} vs plain)", "higher with penalty",
-                     {"plain": a1, "penalised": p_last}, "exceeds",
-                     detail={"setting": setting, "test_acc_penalised": pen.test_acc,
-                             "lyapunov_per_generation_penalised": pen.lyapunov_end},
-                     **_diff_ci(p_last - a1, math.hypot(_acc_se(a1, n), _acc_se(p_last, n)))),
+        Claim.judged(f"{CHAPTER}.collapse.degrades", "a classifier trained on labels sampled from its predecessor "
+                     "loses accuracy over generations (plain: generation-0 test accuracy − the last generation's; "
+                     "expected by construction, since every generation's sampled labels add errors, so this checks "
+                     f"the set-up, not the paper; {setting})", "degrades",
+                     {"generation_0": m["generation_0_plain"], "last": m["last_plain"]}, "exceeds", kind="check",
+                     detail={**detail, "per_chain": eff.degradation.values, "sd": eff.degradation.sd,
+                             "floor_sd": eff.degradation.floor_sd}, **eff.degradation.above_zero()),
+        Claim.judged(f"{CHAPTER}.collapse.loses_criticality", "model collapse reflects a loss of critical dynamics: "
+                     "|λ₀| of the last generation − generation 0's per plain chain (λ₀ on the same probe inputs "
+                     f"within a chain; the spread of generation-0 λ₀ across seeds beside it; {setting})", "|λ₀| grows",
+                     {"generation_0": m["abs_lambda0_generation_0"], "last": m["abs_lambda0_last"],
+                      "generation_0_sd_across_seeds": eff.gen0_lyapunov_sd}, "exceeds",
+                     detail={**detail, "per_chain": eff.lyapunov_growth.values, "sd": eff.lyapunov_growth.sd,
+                             "floor_sd": eff.lyapunov_growth.floor_sd}, **eff.lyapunov_growth.above_zero()),
+        Claim.judged(f"{CHAPTER}.collapse.penalty_prevents", "criticality training prevents collapse: accuracy lost "
+                     "from generation 0 to the last, plain − penalised per seed (> 0: the penalised chain degrades "
+                     f"less; β={cfg.collapse_penalty:g}; both generation-0 accuracies beside it; {setting})",
+                     "less degradation with penalty",
+                     {"generation_0_plain": m["generation_0_plain"], "generation_0_penalised": m["generation_0_penalised"],
+                      "last_plain": m["last_plain"], "last_penalised": m["last_penalised"]}, "exceeds",
+                     detail={**detail, "per_seed": eff.prevention.values, "sd": eff.prevention.sd,
+                             "floor_sd": eff.prevention.floor_sd}, **eff.prevention.above_zero()),
     ]
 
 
@@ -626,17 +816,23 @@ def plot_relations(res: CriticalityMetricsResults):
 def plot_regularised(res: CriticalityMetricsResults, *, init_ratio: float = 1.0, penalty: float | None = None,
                      ax=None):
     """Fig. 11.6 (widget): λ₀ over the permuted-MNIST tasks, task accuracies and noise robustness,
-    penalised (β = ``penalty``) vs plain from the same init σ_w² = ``init_ratio``·σ_c²."""
+    penalised (β = ``penalty``) vs plain from the same init σ_w² = ``init_ratio``·σ_c², every seed (thin) and
+    their mean (bold / bars)."""
     import matplotlib.pyplot as plt
 
     if ax is not None:
         raise ValueError("plot_regularised draws three panels; call it without ax")
     penalty = max(res.cfg.penalties) if penalty is None else penalty
     plain, pen = res.reg(init_ratio, 0.0), res.reg(init_ratio, penalty)
+    runs = ((plain, "plain", "#264653"), (pen, f"β={pen[0].cfg.penalty:g}", "#e76f51"))
     fig, axs = plt.subplots(1, 3, figsize=(13, 3.4), constrained_layout=True)
-    for r, lab, col in ((plain, "plain", "#264653"), (pen, f"β={pen.cfg.penalty:g}", "#e76f51")):
-        axs[0].plot(r.metrics.steps, r.metrics.lyapunov, "o-", ms=3, color=col, label=lab)
-        axs[2].plot(r.cfg.noise_levels, r.noise_acc, "o-", color=col, label=lab)
+    for rs, lab, col in runs:
+        for k, r in enumerate(rs):
+            axs[0].plot(r.metrics.steps, r.metrics.lyapunov, "o-", ms=2, lw=1, alpha=0.6, color=col,
+                        label=lab if k == 0 else None)
+            axs[2].plot(r.cfg.noise_levels, r.noise_acc, "-", lw=1, alpha=0.4, color=col)
+        axs[2].plot(rs[0].cfg.noise_levels, np.mean([r.noise_acc for r in rs], 0), "o-", lw=2, color=col,
+                    label=f"{lab}, mean of {len(rs)} seeds")
     for t in range(1, res.cfg.tasks):
         axs[0].axvline(t * res.cfg.reg_steps, color="0.5", ls=":")
     axs[0].axhline(0, color="k", lw=0.8, ls="--")
@@ -645,25 +841,29 @@ def plot_regularised(res: CriticalityMetricsResults, *, init_ratio: float = 1.0,
     axs[0].legend(fontsize=8)
     w = 0.38
     tasks = np.arange(res.cfg.tasks)
-    for j, (r, col, lab) in enumerate(((plain, "#264653", "plain"), (pen, "#e76f51", f"β={pen.cfg.penalty:g}"))):
-        axs[1].bar(tasks + (j - 0.5) * w, r.acc[-1], w, color=col, alpha=0.9, label=f"{lab}, after last task")
-        axs[1].plot(tasks + (j - 0.5) * w, np.diag(r.acc), "k_", ms=14, mew=2,
+    for j, (rs, lab, col) in enumerate(runs):
+        x = tasks + (j - 0.5) * w
+        axs[1].bar(x, np.mean([r.acc[-1] for r in rs], 0), w, color=col, alpha=0.9, label=f"{lab}, after last task")
+        for r in rs:
+            axs[1].plot(x, r.acc[-1], "o", ms=3, color="0.2")
+        axs[1].plot(x, np.mean([np.diag(r.acc) for r in rs], 0), "k_", ms=14, mew=2,
                     label="right after training it" if j == 0 else None)
     axs[1].set_xticks(tasks, [f"task {t}" for t in tasks])
-    axs[1].set_xlabel("permuted-MNIST task (left bar plain, right bar penalised)")
+    axs[1].set_xlabel("permuted-MNIST task (left bar plain, right bar penalised; dots: seeds)")
     axs[1].set_ylabel("test accuracy")
     axs[1].set_ylim(0, 1)
     axs[1].legend(fontsize=7, loc="lower left")
     axs[2].set_xlabel("pixel-noise std (images in [0, 1])")
     axs[2].set_ylabel("task-0 test accuracy")
     axs[2].legend(fontsize=8)
-    fig.suptitle(f"init σ_w² = {plain.cfg.train.init_scale ** 2:.2g} ({init_ratio:g}·σ_c²)", fontsize=10)
+    fig.suptitle(f"init σ_w² = {plain[0].cfg.train.init_scale ** 2:.2g} ({init_ratio:g}·σ_c²)", fontsize=10)
     return fig
 
 
 def plot_collapse(res: CriticalityMetricsResults, *, metric: str = "lyapunov", ax=None):
     """Fig. 11.7 (widget): model collapse over generations, plain vs penalised — test accuracy on the true
-    labels, fraction of true labels among those trained on, and ``metric`` (λ₀, σ or Δ) of each trained network."""
+    labels, fraction of true labels among those trained on, and ``metric`` (λ₀, σ or Δ) of each trained
+    network; every chain (thin) and their mean (bold)."""
     import matplotlib.pyplot as plt
 
     if ax is not None:
@@ -674,12 +874,19 @@ def plot_collapse(res: CriticalityMetricsResults, *, metric: str = "lyapunov", a
         raise ValueError(f"metric must be one of {', '.join(labels)}, got {metric!r}")
     fig, axs = plt.subplots(1, 3, figsize=(13, 3.4), constrained_layout=True)
     for key, col in (("plain", "#264653"), ("penalised", "#e76f51")):
-        r = res.collapse[key]
-        g = np.arange(len(r.test_acc))
-        lab = key if key == "plain" else f"β={r.cfg.penalty:g}"
-        axs[0].plot(g, r.test_acc, "o-", color=col, label=lab)
-        axs[1].plot(g, r.label_fidelity, "o-", color=col, label=lab)
-        axs[2].plot(g, [getattr(m, metric)[-1] for m in r.metrics], "o-", color=col, label=lab)
+        rs = res.collapse[key]
+        lab = key if key == "plain" else f"β={rs[0].cfg.penalty:g}"
+        g = np.arange(rs[0].cfg.generations)
+        ys = [[np.pad(np.asarray(r.test_acc, float), (0, g.size - len(r.test_acc)), constant_values=np.nan)
+               for r in rs],
+              [np.pad(np.asarray(r.label_fidelity, float), (0, g.size - len(r.label_fidelity)),
+                      constant_values=np.nan) for r in rs],
+              [np.pad(np.array([getattr(m, metric)[-1] for m in r.metrics], float), (0, g.size - len(r.metrics)),
+                      constant_values=np.nan) for r in rs]]
+        for a, y in zip(axs, ys):
+            for yk in y:
+                a.plot(g, yk, "-", lw=1, alpha=0.4, color=col)
+            a.plot(g, np.nanmean(y, 0), "o-", lw=2, color=col, label=f"{lab}, mean of {len(rs)} chains")
     axs[0].set_ylabel("test accuracy (true labels)")
     axs[1].set_ylabel("fraction of training labels that are true")
     axs[2].set_ylabel(labels[metric])
