@@ -130,6 +130,9 @@ def test_regularised_training_runs_two_tasks(tmp_path, monkeypatch):
     assert res.metrics.steps[0] == 0 and res.metrics.steps[-1] == 40
     assert list(np.unique(res.task_of_checkpoint)) == [0, 1]
     assert len(res.losses) == 40 and not res.diverged
+    lv = res.cfg.noise_levels
+    assert res.noise_drop(0.5) == pytest.approx(res.noise_acc[lv.index(0.0)] - res.noise_acc[lv.index(0.5)])
+    assert res.final_average == pytest.approx(res.acc[1].mean())
     with pytest.raises(ValueError, match="penalty"):
         RegularisedConfig(tc, penalty=-1).validate()
 
