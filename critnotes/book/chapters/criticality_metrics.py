@@ -97,7 +97,7 @@ PROFILES = {
                                    n_checkpoints=6, n_probe=64, n_activity=100, reg_ratios=(1.0,),
                                    penalties=(0.0, 1.0), reg_steps=60, collapse_generations=3, collapse_steps=60,
                                    seeds=2),
-    "quick": CriticalityMetricsConfig(),
+    "quick": CriticalityMetricsConfig(penalties=(0.0, 1.0)),      # 3 seeds: the β sweep is left to paper
     "paper": CriticalityMetricsConfig(dataset="mnist", ratios=(0.125, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0, 8.0, 16.0),
                                       init_seeds=16, steps=20_000, n_checkpoints=30, n_probe=1000, n_activity=1000,
                                       reg_steps=10_000, tasks=3, penalties=(0.0, 0.03, 0.1, 0.3, 1.0),
