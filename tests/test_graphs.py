@@ -213,3 +213,21 @@ def test_silent_neuron_convention_is_shared_by_every_correlation_user():
     np.testing.assert_allclose(cs.abs_correlations(x), np.abs(ref[np.triu_indices(4, 1)]), atol=1e-12)
     off = ref - np.eye(4)
     assert crit.correlation_frobenius(x[None])[0] == pytest.approx(np.sqrt((off ** 2).sum()), rel=1e-12)
+
+
+def test_abs_sum_and_fluctuation_susceptibility_by_hand():
+    c = np.array([[1.0, 0.6, -0.2], [0.6, 1.0, 0.0], [-0.2, 0.0, 1.0]])
+    m = graphs.graph_metrics(c, 0.5)
+    assert m.abs_sum == pytest.approx(2 * (0.6 + 0.2)) and m.frob2 == pytest.approx(2 * (0.36 + 0.04))
+    assert graphs.fluctuation_susceptibility([3, 5], 4) == pytest.approx(2.0 / 4)
+    with pytest.raises(ValueError, match="2 samples"):
+        graphs.fluctuation_susceptibility([3], 4)
+
+
+def test_er_giant_fraction_matches_the_mean_field_solution():
+    # above percolation S/M solves S = 1 − exp(−⟨k⟩ S): 0.797 at ⟨k⟩ = 2; far below, S₁/M → 0
+    assert graphs.er_giant_fraction(2000, 2.0, n_graphs=5) == pytest.approx(0.797, abs=0.03)
+    assert graphs.er_giant_fraction(2000, 0.3, n_graphs=5) < 0.01
+    assert graphs.er_giant_fraction(50, 49.0, n_graphs=2) == 1.0
+    with pytest.raises(ValueError, match="M - 1"):
+        graphs.er_giant_fraction(10, 12.0)

@@ -12,7 +12,8 @@ thresholding ``|C_ij| > C_th`` (``i != j``) gives the NCG.  Definitions used thr
   ``H_FR`` is the Shannon entropy (nats) of the distribution of ``F`` over the edges.
 * Components include isolated neurons (size 1); ``S₁`` is the largest.  The susceptibility is the
   percolation one, the mean size of the component a random node belongs to, giant excluded:
-  ``χ = Σ' s² n_s / Σ' s n_s`` (``Σ'`` skips one largest component); 0 if nothing is left.
+  ``χ = Σ' s² n_s / Σ' s n_s`` (``Σ'`` skips one largest component); 0 if nothing is left.  The
+  fluctuation susceptibility ``Var(S₁)/M`` over random probe batches is the other common reading.
 * Neurons that never vary on the probe set (dead ReLUs) have no defined correlation: their rows
   of ``C`` are 0 (isolated nodes), and they still count in ``M``.
 """
@@ -29,7 +30,8 @@ from scipy.sparse import csgraph
 
 __all__ = [
     "correlation_matrix", "frobenius_norm", "adjacency", "forman_curvature", "forman_entropy",
-    "components", "component_sizes", "susceptibility", "GraphMetrics", "graph_metrics", "BatchStatistics",
+    "components", "component_sizes", "susceptibility", "fluctuation_susceptibility", "er_giant_fraction",
+    "GraphMetrics", "graph_metrics", "BatchStatistics",
     "batch_statistics", "unit_degree_threshold", "to_networkx",
     "Cliques", "maximal_cliques", "clique_activity", "eigen_spectrum", "spectrum_exponent",
     "explained_variance", "prediction_entropy", "activity_order",
@@ -146,12 +148,36 @@ def susceptibility(sizes) -> float:
     return float((rest ** 2).sum() / rest.sum()) if rest.size else 0.0
 
 
+def fluctuation_susceptibility(s1_samples, m: int) -> float:
+    """Fluctuation susceptibility ``χ_f = Var(S₁)/M`` of the largest component over samples of the NCG (e.g.
+    random probe batches, :func:`batch_statistics`): the reading of χ that needs no component distribution."""
+    s = np.asarray(s1_samples, dtype=np.float64).ravel()
+    if s.size < 2 or m < 1:
+        raise ValueError(f"need >= 2 samples of S1 and M >= 1, got {s.size} samples and M = {m}")
+    return float(s.var(ddof=1) / m)
+
+
+def er_giant_fraction(m: int, mean_degree: float, *, n_graphs: int = 20, seed: int = 0) -> float:
+    """Mean ``S₁/M`` of ``n_graphs`` Erdős–Rényi graphs G(M, p = ⟨k⟩/(M − 1)): the null that any graph with this
+    mean degree reaches (finite-size, so ``S₁ ∝ M^{2/3}`` at ⟨k⟩ = 1 and ``S₁/M → 1 − e^{−⟨k⟩S₁/M}`` above)."""
+    if m < 2 or not 0 <= mean_degree <= m - 1:
+        raise ValueError(f"need M >= 2 and 0 <= <k> <= M - 1, got M = {m}, <k> = {mean_degree}")
+    rng = np.random.default_rng(seed)
+    p = mean_degree / (m - 1)
+    out = []
+    for _ in range(n_graphs):
+        a = np.triu(rng.random((m, m)) < p, 1)
+        out.append(component_sizes(a | a.T)[0] / m)
+    return float(np.mean(out))
+
+
 @dataclasses.dataclass(frozen=True)
 class GraphMetrics:
     """The Fig 1b scalars of one NCG (:func:`graph_metrics`)."""
 
     frob: float             # ‖C‖_F (off-diagonal)
     frob2: float            # its square Σ_{i≠j} C_ij² (the quantity the paper's M^{3/2}, M^{7/4} can describe)
+    abs_sum: float          # Σ_{i≠j} |C_ij| (≤ M², the other quantity the paper's normalisation by M² allows)
     n_edges: int
     p_edge: float           # P(|C| > C_th): fraction of neuron pairs that are edges
     mean_degree: float      # ⟨k⟩ = 2E/M
@@ -172,7 +198,9 @@ def graph_metrics(c, c_th: float, augmented: bool = False) -> GraphMetrics:
     sizes = component_sizes(a)
     n_e = int(f.size)
     frob = frobenius_norm(c)
-    return GraphMetrics(frob=frob, frob2=frob ** 2, n_edges=n_e, p_edge=2 * n_e / max(m * (m - 1), 1),
+    off = np.abs(np.asarray(c, dtype=np.float64))
+    abs_sum = float(off.sum() - np.trace(off))
+    return GraphMetrics(frob=frob, frob2=frob ** 2, abs_sum=abs_sum, n_edges=n_e, p_edge=2 * n_e / max(m * (m - 1), 1),
                         mean_degree=2 * n_e / m, h_fr=forman_entropy(f), s1=int(sizes[0]),
                         chi=susceptibility(sizes), n_components=int(sizes.size))
 
