@@ -514,10 +514,11 @@ class CollapseFit:
 
 
 def collapse_exponent(lr, batch_size, values, *, k_grid: tuple[float, float] = (-1.0, 3.0),
-                      n_grid: int = 401) -> CollapseFit:
+                      n_grid: int = 801) -> CollapseFit:
     """How ν and B combine (Figs 2h–i, 3f/h): fit value = f(ln ν − k ln B) for k on a grid over ``k_grid``
     (f: least-squares polynomial of degree 2 with ≥ 7 points, else 1), profile the residual sum of squares
-    and return the best k with its 95 % interval {k : n ln(RSS(k)/RSS_min) ≤ χ²₁(0.95)}.  k = 1 is the
+    and return the best k with its 95 % interval {k : (RSS(k) − RSS_min)/(RSS_min/dof) ≤ F₁,dof(0.95)} (the
+    profile F test, dof = n − degree − 2).  k = 1 is the
     mobility γ = ν/B, k = 0 "only ν matters", k = ½ "ν/√B".  An interval touching the grid's end is
     reported as reaching it.  Non-finite values are dropped; < 4 points or one batch size give no fit."""
     nu, bs, y = (np.asarray(a, dtype=float).ravel() for a in (lr, batch_size, values))
@@ -529,6 +530,8 @@ def collapse_exponent(lr, batch_size, values, *, k_grid: tuple[float, float] = (
     if y.size < 4 or nb < 2:
         return CollapseFit(None, None, int(y.size), nb, None, k_grid)
     deg = 2 if y.size >= 7 else 1
+    if y.size - (deg + 2) < 1:
+        return CollapseFit(None, None, int(y.size), nb, None, k_grid)
     ks = np.linspace(*k_grid, n_grid)
     rss = np.empty_like(ks)
     for i, k in enumerate(ks):
@@ -537,7 +540,8 @@ def collapse_exponent(lr, batch_size, values, *, k_grid: tuple[float, float] = (
         rss[i] = float(np.sum((np.polyval(c, u) - y) ** 2))
     rss = np.maximum(rss, 1e-300)
     best = int(np.argmin(rss))
-    inside = y.size * np.log(rss / rss[best]) <= stats.chi2.ppf(0.95, 1)
+    dof = y.size - (deg + 2)                   # polynomial coefficients and k
+    inside = (rss - rss[best]) / (rss[best] / dof) <= stats.f.ppf(0.95, 1, dof)
     return CollapseFit(float(ks[best]), (float(ks[inside].min()), float(ks[inside].max())), int(y.size), nb, deg, k_grid)
 
 

@@ -43,7 +43,7 @@ class FluxConfig:
     n_bins_weight: int = 100       # linear bins in w for J(w, t)
     t_early: float = 20.0          # Figs 3i–l
     late_from: float = 1000.0      # window of the late flux peak (paper: convergence, t ~ 10⁴)
-    peak_sigmas: float = 2.0       # a late peak must rise this many residual SDs above a power law in t
+    peak_alpha: float = 0.05       # a late peak must rise significantly above a power law in t (Bonferroni)
     final_from: float = 1e4        # the paper's final stage t = 10⁴–2×10⁵: end-of-training claims need it
     n_flux_weights: int = 5000     # weights sampled (same number in every run) for |Ĵ_w|; |Ĵ_w| is per weight
     n_traj: int = 1000             # trajectories drawn in Figs 3a–b
@@ -196,27 +196,35 @@ def toy_estimate(cfg: FluxConfig, curl: float) -> flux.ToyFlux:
     return flux.estimate_toy_flux(traj, cfg.toy_dt, n_bins=cfg.toy_bins)
 
 
-def peak_times(series: flux.FluxSeries, late_from: float, n_sigma: float = 2.0) -> dict:
-    """Times of the maximum of |Ĵ(t)| (Figs 3c–d) and of a late peak for t ≥ ``late_from``: the interior maximum
-    there counts only if it rises above a power law in t (least-squares line in (ln t, ln |Ĵ|) through the
-    window's other points) by more than ``n_sigma`` residual standard deviations (``late_excess``, in SDs;
-    needs ≥ 5 points).  The same for t·|Ĵ(t)|, the flux per unit ln t that a log-time axis shows."""
+def _bump(t: np.ndarray, j: np.ndarray, alpha: float) -> tuple[float | None, float | None]:
+    """The interior point that rises most above a power law in t fitted to the other points (least-squares line
+    in (ln t, ln j), excess in residual standard deviations): ``(t, excess)``; t is None unless the excess beats
+    the one-sided t quantile at level ``alpha`` Bonferroni-corrected over the interior points."""
+    best_k, best = None, -math.inf
+    for k in range(1, t.size - 1):
+        rest = np.delete(np.arange(t.size), k)
+        fit = fitting.loglog_fit(t[rest], j[rest])
+        resid = np.log(j[rest]) - fit.intercept - fit.slope * np.log(t[rest])
+        sd = float(np.std(resid, ddof=2))
+        rise = float(np.log(j[k]) - fit.intercept - fit.slope * np.log(t[k]))
+        excess = rise / sd if sd > 0 else (math.inf if rise > 0 else 0.0)
+        if excess > best:
+            best_k, best = k, excess
+    crit = stats.t.ppf(1 - alpha / (t.size - 2), t.size - 3)
+    return (float(t[best_k]) if best > crit else None), best
+
+
+def peak_times(series: flux.FluxSeries, late_from: float, alpha: float = 0.05) -> dict:
+    """Times of the maximum of |Ĵ(t)| (Figs 3c–d) and of a late signal for t ≥ ``late_from``: the interior point
+    that rises most above a power law in t through the window's other points, counted only if significantly
+    (``late_excess`` in residual SDs against a t quantile at ``alpha``, Bonferroni over the window's points;
+    needs ≥ 5 points) — a bump on the decaying flux, not just its largest value.  The same for t·|Ĵ(t)|."""
     t = series.t
     out = {}
     for name, j in (("", series.total), ("_per_ln_t", series.total * t)):
         out["peak" + name] = float(t[int(np.nanargmax(j))])
-        late = excess = None
         w = np.flatnonzero((t >= late_from) & np.isfinite(j) & (j > 0))
-        if w.size >= 5:
-            k = int(np.argmax(j[w]))
-            if 0 < k < w.size - 1:
-                rest = np.delete(w, k)
-                fit = fitting.loglog_fit(t[rest], j[rest])
-                resid = np.log(j[rest]) - fit.intercept - fit.slope * np.log(t[rest])
-                sd = float(np.std(resid, ddof=2))
-                rise = float(np.log(j[w[k]]) - fit.intercept - fit.slope * np.log(t[w[k]]))
-                excess = rise / sd if sd > 0 else (math.inf if rise > 0 else 0.0)
-                late = float(t[w[k]]) if excess > n_sigma else None
+        late, excess = _bump(t[w], j[w], alpha) if w.size >= 5 else (None, None)
         out["late_peak" + name] = late
         out["late_excess" + name] = excess
     return out
@@ -259,16 +267,11 @@ def final_branches(res: FluxResults, which: str) -> dict:
             "median_converged": med(conv), "median_unconverged": med(unconv), "threshold": thr}
 
 
-def barrier_fits(res: FluxResults, which: str = "w") -> dict:
-    """J ∝ e^{−ΔL̄/γ} against J ∝ γ^k: over the converged cells at the reference width, least-squares lines of
-    ln|Ĵ_which| at the end on 1/γ and on ln γ (two parameters each), and ΔAIC = n ln(RSS_{1/γ}/RSS_{ln γ})
-    (< 0 favours the exponential form; Δw = −νĝ alone already makes J grow with γ, so only the form tells)."""
-    key = "flux_loss" if which == "L" else "flux_weight"
-    thr = ch7.convergence_threshold(res.cells, res.cfg.converged_below)
-    sel = [c for c in _slice(res.cells, res.cfg, "gamma") if getattr(c, key) is not None and ch7.is_converged(c, thr)]
-    y = np.array([_end(getattr(c, key)) for c in sel])
-    g = np.array([_xvar(c, "gamma") for c in sel])
-    ok = np.isfinite(y) & (y > 0)
+def barrier_compare(gamma, j) -> dict:
+    """J ∝ e^{−ΔL̄/γ} against J ∝ γ^k: least-squares lines of ln J on 1/γ and on ln γ (two parameters each) and
+    ΔAIC = n ln(RSS_{1/γ}/RSS_{ln γ}) (< 0 favours the exponential form).  Needs ≥ 4 positive finite J."""
+    g, y = np.asarray(gamma, float), np.asarray(j, float)
+    ok = np.isfinite(y) & (y > 0) & (g > 0)
     out = {"n": int(ok.sum()), "inv_gamma": None, "log_gamma": None, "delta_aic": None}
     if ok.sum() < 4:
         return out
@@ -276,6 +279,15 @@ def barrier_fits(res: FluxResults, which: str = "w") -> dict:
     rss = lambda f: max((1 - f.r ** 2) * float(np.var(np.log(y[ok]))) * ok.sum(), 1e-300)  # noqa: E731
     out.update(inv_gamma=inv, log_gamma=lg, delta_aic=float(ok.sum() * math.log(rss(inv) / rss(lg))))
     return out
+
+
+def barrier_fits(res: FluxResults, which: str = "w") -> dict:
+    """:func:`barrier_compare` over the converged cells at the reference width, on |Ĵ_which| at the end
+    (Δw = −νĝ alone already makes J grow with γ, so only the functional form tells)."""
+    key = "flux_loss" if which == "L" else "flux_weight"
+    thr = ch7.convergence_threshold(res.cells, res.cfg.converged_below)
+    sel = [c for c in _slice(res.cells, res.cfg, "gamma") if getattr(c, key) is not None and ch7.is_converged(c, thr)]
+    return barrier_compare([_xvar(c, "gamma") for c in sel], [_end(getattr(c, key)) for c in sel])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -388,7 +400,7 @@ def claims(res: FluxResults) -> list[Claim]:
               "n_flux_weights": cfg.n_flux_weights}
     out = []
     for name, sym, series in (("loss", "L", res.flux_loss), ("weight", "w", res.flux_weight)):
-        pk = peak_times(series, cfg.late_from, cfg.peak_sigmas)
+        pk = peak_times(series, cfg.late_from, cfg.peak_alpha)
         bins = cfg.n_bins_loss if name == "loss" else cfg.n_bins_weight
         norm = wnorm if sym == "w" else f"{bins} log-spaced bins"
         out.append(Claim.judged(
@@ -397,8 +409,8 @@ def claims(res: FluxResults) -> list[Claim]:
             detail={"peak": "argmax of |Ĵ(t)|; window 20 ≤ t ≤ 500", "peak_of_t_times_J": pk["peak_per_ln_t"], **stated},
             t=pk["peak"], lo=20, hi=500, last=last))
         out.append(Claim.judged(
-            f"flux.{name}.late_peak_t", f"a second |Ĵ_{sym}| signal at the convergence transition (Figs 3c–d): an interior "
-            f"maximum for t ≥ {cfg.late_from:g} rising > {cfg.peak_sigmas:g} residual SDs above a power law in t; {norm}; "
+            f"flux.{name}.late_peak_t", f"a second |Ĵ_{sym}| signal at the convergence transition (Figs 3c–d): the interior "
+            f"point for t ≥ {cfg.late_from:g} rising most above a power law in t, significantly (level {cfg.peak_alpha:g}, Bonferroni over the window); {norm}; "
             f"{ours}", "t ~ 10⁴", pk["late_peak"], "time_in_window",
             detail={"window": "3×10³–3×10⁴", "late_excess_sd": pk["late_excess"],
                     "late_peak_of_t_times_J": pk["late_peak_per_ln_t"], **stated},
@@ -608,13 +620,13 @@ def _tracking_words(tr: dict) -> str:
 def discussion(res: FluxResults) -> str:
     """The chapter's closing paragraph, every number and every outcome computed from ``res``."""
     cfg = res.cfg
-    pl = peak_times(res.flux_loss, cfg.late_from, cfg.peak_sigmas)
-    pw = peak_times(res.flux_weight, cfg.late_from, cfg.peak_sigmas)
+    pl = peak_times(res.flux_loss, cfg.late_from, cfg.peak_alpha)
+    pw = peak_times(res.flux_weight, cfg.late_from, cfg.peak_alpha)
     fmt_t = lambda v: "none" if v is None else f"{v:.0f}"  # noqa: E731
     fmt = lambda v: "—" if v is None else f"{v:.2g}"  # noqa: E731
     tr = mean_rate_tracking(res)
     lines = [f"**Peaks.** |Ĵ_L| peaks at t ≈ {fmt_t(pl['peak'])} and |Ĵ_w| at t ≈ {fmt_t(pw['peak'])} (paper: the "
-             f"connectivity transition, t ~ 100). Late peaks (t ≥ {cfg.late_from:g}, rising > {cfg.peak_sigmas:g} SDs "
+             f"connectivity transition, t ~ 100). Late peaks (t ≥ {cfg.late_from:g}, rising significantly "
              f"above a power law in t): {fmt_t(pl['late_peak'])} (loss) and {fmt_t(pw['late_peak'])} (weights) "
              f"(paper: t ~ 10⁴; this run stops at t = {int(res.steps[-1])}).",
              f"**What the loss flux adds.** Over the intervals, |Ĵ_L(t)| and the rate of the mean loss |dL̄/dt| have "
