@@ -238,7 +238,7 @@ def _subsample(losses: np.ndarray, n: int | None, seed: int = 0) -> np.ndarray:
 
 def _bound_checks(losses: np.ndarray, cfg: ConcentrationConfig) -> tuple:
     """Eq 1 at one checkpoint at the levels a = L̄ + kσ/√B (k in ``cfg.bound_sigmas``): there the sampled
-    frequency is of order 0.2–0.001, so a wrong ΔS would show."""
+    frequency is near the Gaussian tail beyond k standard errors, far from 0 and 1, so a wrong ΔS would show."""
     sd = float(np.std(losses))
     return tuple(conc.batch_bound_check(losses, k * sd / math.sqrt(cfg.bound_batch), batch_size=cfg.bound_batch,
                                         n_batches=cfg.bound_batches, relative=True) for k in cfg.bound_sigmas)
@@ -953,7 +953,8 @@ def discussion(res: ConcentrationResults) -> str:
          "(paper: the switch is at ≈ 100)." if fam.t_switch is not None else
          "No lasting decisive power-law regime is seen: at the last usable checkpoint the "
          + ("log-normal still wins decisively" if fam.lognormal_wins_at_end else "comparison is undecided")
-         + f" (the log-normal first fails to win at t = {fam.t_first_not_lognormal})."),
+         + (f" (the log-normal first fails to win at t = {fam.t_first_not_lognormal})." if fam.t_first_not_lognormal
+            is not None else " (the log-normal wins at every usable checkpoint).")),
     ]
     for reading, ser in res.readings.items():
         n_meas, tr = int(ser.measured.sum()), conc.monotonic_trend(res.steps, ser.crit, cfg.trend_from)
