@@ -1,5 +1,6 @@
 """Concentration statistics and the quasi-thermal entropy (critnotes.analysis.loss_concentration, chapter 7)."""
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -79,11 +80,37 @@ def test_bad_input_is_named():
 
 
 def test_family_switch_finds_planted_change():
+    # the log-normal stops winning where the samples turn Pareto; a pure power law is never *decisively* told
+    # from a broad log-normal by the Vuong test, so there is no switch without that evidence
     rng = np.random.default_rng(4)
     steps = [1, 10, 100, 1000]
     data = [rng.lognormal(0.8, 0.1, 3000), rng.lognormal(0.5, 0.1, 3000),
             1e-3 * (1 - rng.random(3000)) ** (-1 / 1.5), 1e-4 * (1 - rng.random(3000)) ** (-1 / 1.5)]
-    assert conc.family_switch(steps, data).t_switch == 100
+    fs = conc.family_switch(steps, data)
+    assert fs.t_first_not_lognormal == 100 and fs.t_switch is None and not fs.lognormal_wins_at_end
+
+
+def _planted_rows(monkeypatch, rows):
+    """compare_families replaced by planted (R, p, at_bound) per checkpoint: the switch logic alone."""
+    it = iter(rows)
+
+    def fake(x):
+        r, p, ab = next(it)
+        return SimpleNamespace(comparisons={"power_law_vs_lognormal": (r, p)}, power_law=SimpleNamespace(alpha=2.0, xmin=1.0),
+                               best="power_law", at_bound=ab)
+    monkeypatch.setattr(conc.fitting, "compare_families", fake)
+    return conc.family_switch(list(range(1, len(rows) + 1)), [np.ones(5)] * len(rows))
+
+
+def test_switch_needs_the_power_law_to_win_from_then_on(monkeypatch):
+    win, lose, undecided = (5.0, 0.01, False), (-5.0, 0.01, False), (0.5, 0.6, False)
+    assert _planted_rows(monkeypatch, [lose, lose, win, win, win]).t_switch == 3
+    assert _planted_rows(monkeypatch, [lose, win, undecided, win, win]).t_switch == 4   # undecided breaks it
+    assert _planted_rows(monkeypatch, [lose, win, win, win, undecided]).t_switch is None
+    # a row whose α sits on its bound is no evidence: skipped, it neither breaks nor starts the regime
+    assert _planted_rows(monkeypatch, [lose, win, (5.0, 0.01, True), win, win]).t_switch == 2
+    assert _planted_rows(monkeypatch, [win, win, (-5.0, 0.01, True)]).t_switch == 1
+    assert _planted_rows(monkeypatch, [win, lose]).lognormal_wins_at_end
 
 
 def test_turnaround_at_minimum_of_entropy():
@@ -147,14 +174,29 @@ def test_delta_s_grows_as_losses_concentrate():
     assert narrow > 2 * wide
 
 
-def test_absolute_reading_gives_the_lower_tail_rate_below_the_mean():
-    # relative=False and b < L̄: the tilt pulls the mean down to b (β > 0), the rate of P(L̂ ≤ b), not of L̂ ≥ b
+def test_absolute_reading_leaves_the_lower_tail_unmeasured():
+    # relative=False and b < L̄: the tilt would pull the mean down (β > 0), the rate of P(L̂ ≤ b), not Eq 1's
+    # upper-tail rate — tilt() still gives that rate, but the criterion series marks the checkpoint not measured
     x = np.array([0.1] * 300 + [2.0] * 700)
-    ser = conc.criterion_series([1], [x], 1.2, relative=False)
     a = (1.2 - 0.1) / 1.9
-    assert ser.beta[0] > 0 and not ser.upper[0]
-    assert ser.delta_s[0] == pytest.approx(bernoulli_kl(a, 0.7), rel=1e-8)
-    assert conc.criterion_series([1], [x], 1.2, relative=True).upper[0]
+    assert conc.tilt(x, 1.2).delta_s == pytest.approx(bernoulli_kl(a, 0.7), rel=1e-8) and conc.tilt(x, 1.2).beta > 0
+    ser = conc.criterion_series([1], [x], 1.2, relative=False)
+    assert not ser.upper[0] and np.isnan(ser.delta_s[0]) and np.isnan(ser.crit[0]) and not ser.measured[0]
+    assert conc.criterion_series([1], [x], 0.2, relative=True).measured[0]      # a = L̄ + 0.2 < max L
+
+
+def test_spline_fills_only_levels_above_every_loss():
+    # a = b = 0.5: early checkpoints have b below every loss (lower tail: not measured, never filled), the middle
+    # ones straddle it (measured), the last lies wholly below b (b > max L: +inf, spline-filled as in the paper)
+    rng = np.random.default_rng(7)
+    steps = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256])
+    scales = [3.0, 2.0, 0.40, 0.30, 0.22, 0.16, 0.12, 0.09, 0.01]
+    losses = [s * rng.lognormal(0, 0.5, 2000) for s in scales]
+    losses[-1] = np.minimum(losses[-1], 0.4)
+    ser = conc.criterion_series(steps, losses, 0.5, relative=False)
+    assert not ser.measured[:2].any() and not ser.filled[:2].any()
+    assert ser.filled.tolist() == [x.max() <= 0.5 for x in losses] and ser.filled[-1] and ser.filled.sum() < 7
+    assert np.all(np.isfinite(ser.delta_s[2:])) and ser.measured[2:].all()
 
 
 def test_monotonic_trend_after_t_from():
@@ -172,3 +214,106 @@ def test_free_energy_of_eq2():
     assert conc.free_energy(0.5, 0.2, 100, 0.0) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="λ ≤ 0"):
         conc.free_energy(0.5, 0.2, 100, 1.0)
+
+
+def test_turn_stats_finds_either_direction():
+    t = np.geomspace(10, 1e5, 25)
+    up_down = -(np.log(t) - np.log(1e3)) ** 2
+    ts = conc.turn_stats(t, up_down)
+    assert ts.kind == "max" and ts.t == pytest.approx(1e3, rel=0.5) and ts.rho_before > 0.9 and ts.rho_after < -0.9
+    assert conc.turn_stats(t, -up_down).kind == "min"
+    mono = conc.turn_stats(t, np.log(t))
+    assert mono.k is None and mono.rho_all == pytest.approx(1.0)
+
+
+def test_window_accuracy_by_hand():
+    lg = np.array([-8, -8, -7, -7, -6, -6], float)
+    conv = np.array([False, False, True, True, False, True])
+    # best window: ln γ ∈ [−7, −6] → wrong only on the unconverged cell at −6: 5/6
+    assert conc.window_accuracy(lg, conv) == pytest.approx(5 / 6)
+    assert conc.window_accuracy(lg, np.zeros(6, bool)) == 1.0
+
+
+@pytest.mark.parametrize("k_true", [1.0, 0.0, 0.5])
+def test_collapse_exponent_recovers_a_planted_k(k_true):
+    rng = np.random.default_rng(8)
+    nu = np.tile(np.geomspace(0.003, 3.0, 7), 3) * np.repeat([0.5, 1.0, 2.0], 7)
+    bs = np.repeat([32.0, 64.0, 128.0], 7)
+    u = np.log(nu) - k_true * np.log(bs)
+    y = 0.3 * u ** 2 + 2 * u + rng.normal(0, 0.3, u.size)
+    fit = conc.collapse_exponent(nu, bs, y)
+    assert fit.ci[0] <= k_true <= fit.ci[1] and fit.ci[1] - fit.ci[0] < 0.5
+    assert conc.collapse_exponent(nu[:3], bs[:3], y[:3]).k is None      # too few points
+
+
+# --------------------------------------------------------------------------------------------------
+# chapter 7's convergence definition and rules (critnotes.book.chapters.concentration)
+# --------------------------------------------------------------------------------------------------
+def _cell(acc: float, mean_loss: float, crit: float, diverged: bool = False):
+    from critnotes.book.chapters import concentration as ch
+    from critnotes.training.runs import CriticalRunConfig
+    x = np.random.default_rng(0).gamma(4.0, mean_loss / 4.0, 500)
+    ser = conc.criterion_series([0, 10], [x, x], 5e-3, relative=False)
+    return ch.Cell(CriticalRunConfig(steps=10), diverged, np.array([0, 10]), np.stack([x, x]), ser, crit, acc)
+
+
+def test_a_dead_network_is_not_converged():
+    from critnotes.book.chapters import concentration as ch
+    dead = _cell(0.10, math.log(10), -10.0)              # frozen at chance, however small its 𝓛
+    alive = _cell(0.95, 0.01, -10.0)
+    assert not ch.is_converged(dead, -5.0) and ch.cell_status(dead, -5.0) == "dead" and math.isnan(ch.final_crit(dead))
+    assert ch.is_converged(alive, -5.0) and ch.cell_status(alive, -5.0) == "converged"
+    assert not ch.is_converged(_cell(0.95, 0.01, -10.0, diverged=True), -5.0)
+    assert ch.cell_status(_cell(0.95, 0.3, math.nan), -5.0) == "not measured"
+    # the jump threshold is found over learned cells only: dead cells with low 𝓛 cannot pull it
+    cells = [_cell(0.1, 2.3, -12.0), _cell(0.1, 2.3, -11.0), _cell(0.9, 0.01, -8.0), _cell(0.9, 0.01, -7.5),
+             _cell(0.9, 0.2, 4.0), _cell(0.9, 0.2, 5.0)]
+    thr = ch.convergence_threshold(cells, None)
+    assert -7.5 < thr < 4.0 and [ch.is_converged(c, thr) for c in cells] == [False, False, True, True, False, False]
+    assert ch.convergence_threshold(cells[:2], None) == ch.PAPER_THRESHOLD      # no learned cell: the paper's −5
+
+
+def test_two_settings_that_disagree_are_inconclusive():
+    from critnotes.book.chapters import concentration as ch
+    up, down = dict(rho=0.9, p=1e-4, sign=-1), dict(rho=-0.9, p=1e-4, sign=-1)
+    assert ch.consistent("trend", down, down).verdict == "agrees"
+    assert ch.consistent("trend", down, up).verdict == "inconclusive"
+    assert ch.consistent("trend", dict(rho=None, p=None, sign=-1), down).verdict == "not measured"
+
+
+def test_phase_sides_needs_m_and_measured_cells():
+    from critnotes.book.chapters import concentration as ch
+    good = dict(above=(0.8, 1.0), below=(0.0, 0.2), n_measured=8)
+    assert ch.phase_sides(**good, acc_phi=0.95, acc_no_m=0.8).verdict == "agrees"
+    assert ch.phase_sides(**good, acc_phi=0.9, acc_no_m=0.9).verdict == "inconclusive"   # γ alone does as well
+    assert ch.phase_sides(**{**good, "n_measured": 0}, acc_phi=0.9, acc_no_m=0.5).verdict == "not measured"
+
+
+def test_collapse_rule_rejects_nu_alone_and_sqrt_b():
+    from critnotes.book.chapters import concentration as ch
+    assert ch.collapse_k(1.0, (0.7, 1.3)).verdict == "agrees"
+    assert ch.collapse_k(0.8, (0.3, 1.3)).verdict == "inconclusive"     # ν/√B not excluded
+    assert ch.collapse_k(0.1, (-0.2, 0.4)).verdict == "differs"
+    assert ch.collapse_k(None, None).verdict == "not measured"
+
+
+def test_short_runs_cannot_judge_late_statements():
+    from critnotes.book.chapters import concentration as ch
+    # ε largest at the last checkpoint of a 300-step run: the paper's stage is not reached
+    v = ch.eps_turnaround(k=None, n=12, rho_before=None, p_before=None, n_before=0, rho_after=None, p_after=None,
+                          n_after=0, rho_all=0.95, p_all=1e-5, last=300, from_t=4e4)
+    assert v.verdict == "inconclusive"
+    assert ch.family_switch_time(None, False, 20, 500, 20_000).verdict == "inconclusive"
+    assert ch.family_switch_time(None, True, 20, 500, 20_000).verdict == "differs"
+
+
+def test_eq1_check_at_sigma_levels_catches_a_wrong_rate():
+    from critnotes.book.chapters import concentration as ch
+    x = np.random.default_rng(3).lognormal(-2, 1.0, 8000)
+    sd, b = x.std(), 64
+    checks = [conc.batch_bound_check(x, k * sd / math.sqrt(b), batch_size=b, n_batches=20000) for k in (1, 2, 3)]
+    assert all(0.001 < c.p_with <= c.bound < 1 for c in checks[:2])
+    p = [c.p_with for c in checks]
+    assert ch.bound_holds(p, [c.bound for c in checks], 20000).verdict == "agrees"
+    # a rate three times too large would give bounds the sampled frequencies exceed
+    assert ch.bound_holds(p, [math.exp(-b * 3 * c.delta_s) for c in checks], 20000).verdict == "differs"

@@ -71,3 +71,47 @@ def test_toy_detailed_balance_has_no_flux_and_curl_has_exact_flux():
     # the potential part is unchanged by the curl: p_ss ∝ exp(−U₀/D) in both cases
     assert np.max(np.abs(est0.p - exact.p)) < 0.2 * exact.p.max()
     assert np.max(np.abs(est1.p - exact.p)) < 0.2 * exact.p.max()
+
+
+# --------------------------------------------------------------------------------------------------
+# chapter 8's rules (critnotes.book.chapters.flux)
+# --------------------------------------------------------------------------------------------------
+def test_late_peak_must_rise_above_a_power_law():
+    from critnotes.book.chapters import flux as ch
+    t = np.geomspace(1000, 2e5, 20)
+    noise = np.exp(np.random.default_rng(0).normal(0, 0.05, t.size))
+    smooth = flux.FluxSeries(t, 1e-3 * t ** -0.7 * noise)
+    assert ch.peak_times(smooth, 1000)["late_peak"] is None
+    bump = 1 + 2.0 * np.exp(-(np.log(t) - np.log(1e4)) ** 2 / 0.1)
+    pk = ch.peak_times(flux.FluxSeries(t, 1e-3 * t ** -0.7 * noise * bump), 1000)
+    assert pk["late_peak"] == pytest.approx(1e4, rel=0.4) and pk["late_excess"] > 3
+
+
+def test_slope_rules_need_range_stage_and_more_than_the_update_rule():
+    from critnotes.book.chapters import flux as ch
+    assert ch.slope_sign(-0.8, (-1.2, -0.4), -1, x_range=(30, 210)).verdict == "inconclusive"   # < 1 decade
+    assert ch.slope_sign(-0.8, (-1.2, -0.4), -1, x_range=(30, 3000)).verdict == "agrees"
+    assert ch.slope_sign(-0.8, (-1.2, -0.4), -1, last=5000, needs=1e4).verdict == "not measured"
+    assert ch.slope_sign(0.7, (0.4, 0.9), 1, trivial=1.0).verdict == "inconclusive"   # Δw ∝ ν explains it
+    assert ch.slope_sign(1.5, (1.2, 1.8), 1, trivial=1.0).verdict == "agrees"
+    assert ch.lower_branch((1, 2), (3, 4), 3, 3, last=5000, needs=1e4).verdict == "not measured"
+
+
+@pytest.mark.parametrize("form, verdict", [("power", "differs"), ("exp", "agrees")])
+def test_barrier_form_tells_exponential_from_power(form, verdict):
+    from critnotes.book.chapters import flux as ch
+    g = np.geomspace(5e-5, 5e-2, 8)
+    noise = np.exp(np.random.default_rng(1).normal(0, 0.05, g.size))
+    j = (g ** 1.0 if form == "power" else np.exp(-2e-4 / g)) * noise
+    bc = ch.barrier_compare(g, j)
+    ci = ch._slope_ci(bc["inv_gamma"])
+    v = ch.barrier_form(bc["inv_gamma"].slope, ci, bc["delta_aic"], bc["n"], last=2e5, needs=1e4)
+    assert v.verdict == verdict, v.reason
+
+
+def test_weight_sample_is_fixed_and_checked():
+    from critnotes.book.chapters import flux as ch
+    w = np.arange(20.0).reshape(2, 10)
+    assert ch.sampled_weights(w, 4).shape == (2, 4) and np.array_equal(ch.sampled_weights(w, 4), ch.sampled_weights(w, 4))
+    with pytest.raises(ValueError, match="n_flux_weights"):
+        ch.sampled_weights(w, 11)

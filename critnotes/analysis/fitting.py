@@ -597,6 +597,7 @@ class FamilyComparison:
     comparisons: dict
     best: str
     verdict: str
+    at_bound: bool = False      # the power law's alpha sits on its search bound (PowerLawFit.at_bound)
 
     def as_dict(self) -> dict:
         return jsonable(asdict(self))
@@ -628,7 +629,7 @@ def compare_families(samples, *, xmin=None, alpha_range=(1.0, 12.0)) -> FamilyCo
         comparisons={"power_law_vs_lognormal": tuple(map(float, res.comparisons["lognormal"])),
                      "power_law_vs_exponential": tuple(map(float, res.comparisons["exponential"])),
                      "lognormal_vs_exponential": (float(R_le), float(p_le))},
-        best=min(aic, key=aic.get), verdict=res.favoured())
+        best=min(aic, key=aic.get), verdict=res.favoured(), at_bound=res.at_bound)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -9,15 +9,19 @@ Given the per-sample training losses ``L_k`` (k = 1…N) of a network at one che
   level a through the tilting (Legendre) construction: ⟨L⟩_{p_β} = a.  Then ΔS equals Cramér's rate
   function I(a) = sup_θ [θa − ln (1/N)Σ_k e^{θL_k}] (θ = −β), so P(L̂_B ≥ a) ≤ e^{−B ΔS} for batch
   means L̂_B of B samples drawn with replacement and a ≥ L̄ (Eq 1; checked by :func:`batch_bound_check`).
-  The paper does not say what b = 5×10⁻³ is: ``relative=True`` reads it as a deviation above the mean,
-  a = L̄ + b; ``relative=False`` as the level itself, a = b (chapter 7 shows both).  When a lies outside (min L, max L) no tilt reaches it, the rate is +∞ and ΔS is
-  filled by :func:`fill_by_spline` (the paper: "extrapolated using spline fitting");
-  With ``relative=False`` the level is b itself; while L̄ > b the tilt then pulls the mean *down* to b
-  (β > 0) and ΔS is the lower-tail rate of P(L̂_B ≤ b), which Eq 1 does not bound;
+  The paper does not say what b = 5×10⁻³ is: ``relative=False`` reads it as the level itself, a = b (the
+  caption's "b > max{L}" suggests it; chapter 7's primary reading), ``relative=True`` as a deviation above
+  the mean, a = L̄ + b (then ΔS ≈ b²/2Var(L): a variance in disguise).  With a = b and L̄ > b the tilt would
+  pull the mean *down* (β > 0, the lower-tail rate that Eq 1 does not bound, against §2.2's −β > 0), so
+  :func:`criterion_series` leaves those checkpoints unmeasured (NaN).  Where a ≥ max L no tilt reaches
+  it, the rate is +∞ and ΔS is filled by :func:`fill_by_spline` (the paper: "entropy differences for
+  b > max{L} are extrapolated using spline fitting") — only there;
 * :func:`convergence_criterion` — 𝓛 = ln(L̄/ΔS) (Fig 2d), :func:`monotonic_trend` (Spearman over t ≥ t_c),
   :func:`free_energy` (Eq 2) and :func:`turnaround_time` (energy- vs entropy-driven stages);
 * :func:`family_switch` — log-normal vs power-law tail of p(L) over training (Fig 2c);
-* :func:`phi_paper` and :func:`fit_boundary` — the convergence phase boundary ln M = φ(ln γ) (Fig 2f);
+* :func:`phi_paper`, :func:`fit_boundary` and :func:`window_accuracy` — the convergence phase boundary
+  ln M = φ(ln γ) (Fig 2f) and the best classifier that ignores M;
+* :func:`collapse_exponent` — k in value = f(ln ν − k ln B) with its interval (γ collapse, Figs 2h–i, 3f/h);
 * :func:`pick_connections` and :func:`landscape_slice` — L̂ (B = 64) and L̄ along one connection (Fig 2a).
 """
 from __future__ import annotations
@@ -35,8 +39,10 @@ from critnotes.analysis.records import jsonable
 __all__ = [
     "LossMoments", "loss_moments", "concentration_curve", "Tilt", "tilt", "quasi_thermal_entropy", "fill_by_spline",
     "CriterionSeries", "criterion_series", "convergence_criterion", "Trend", "monotonic_trend", "free_energy",
-    "BoundCheck", "batch_bound_check", "Turnaround", "turnaround_time", "FamilyRow", "FamilySwitch", "family_switch",
-    "phi_paper", "boundary_distance", "jump_threshold", "BoundaryFit", "fit_boundary", "ConnectionPicks",
+    "BoundCheck", "batch_bound_check", "Turnaround", "turnaround_time", "TurnStats", "turn_stats", "FamilyRow",
+    "FamilySwitch", "family_switch",
+    "phi_paper", "boundary_distance", "jump_threshold", "BoundaryFit", "fit_boundary", "window_accuracy",
+    "CollapseFit", "collapse_exponent", "ConnectionPicks",
     "pick_connections", "LandscapeSlice", "landscape_slice",
 ]
 
@@ -135,13 +141,13 @@ def quasi_thermal_entropy(losses, b: float = 5e-3, *, relative: bool = True) -> 
 
 
 def fill_by_spline(steps, values) -> tuple[np.ndarray, np.ndarray]:
-    """Fill ΔS(t) = +inf (level beyond the losses) with a smoothing spline through the finite values
-    (the paper's "extrapolated using spline fitting").
+    """Fill ΔS(t) = +inf (level at or above max L: no tilt reaches it) with a smoothing spline through the
+    finite values (the paper's "extrapolated using spline fitting", for b > max{L} only).
 
     A cubic smoothing spline (generalised cross-validation, :func:`scipy.interpolate.make_smoothing_spline`)
     is fitted to ln ΔS against ln(1 + t) over the finite, positive points and evaluated at the +inf ones;
     natural end conditions make the extrapolation almost linear.  Needs >= 5 finite points (else those
-    stay NaN); NaN (diverged) stays NaN.  Returns ``(filled, was_filled)``.
+    stay NaN); NaN (diverged, or not measured) stays NaN.  Returns ``(filled, was_filled)``.
     """
     t = np.asarray(steps, dtype=float)
     v = np.asarray(values, dtype=float)
@@ -157,8 +163,9 @@ def fill_by_spline(steps, values) -> tuple[np.ndarray, np.ndarray]:
 @dataclasses.dataclass(frozen=True)
 class CriterionSeries:
     """Per checkpoint of one run: L̄, Var(L), ε, the level a (L̄ + b or b), β, ΔS (``delta_s_raw`` +inf where
-    no tilt reaches a; ``delta_s`` spline-filled there, ``filled`` marks those) and 𝓛 (Figs 2d–e).
-    ``upper`` marks checkpoints whose level lies at or above L̄ (the upper-tail rate that Eq 1 uses)."""
+    a ≥ max L; ``delta_s`` spline-filled there, ``filled`` marks those; NaN where a < L̄, not measured)
+    and 𝓛 (Figs 2d–e).  ``upper`` marks checkpoints whose level lies at or above L̄ (the upper-tail rate
+    that Eq 1 uses); ``measured`` those with a finite 𝓛."""
 
     steps: np.ndarray
     mean: np.ndarray
@@ -177,13 +184,18 @@ class CriterionSeries:
     def upper(self) -> np.ndarray:
         return self.level >= self.mean
 
+    @property
+    def measured(self) -> np.ndarray:
+        return np.isfinite(self.crit)
+
     def as_dict(self) -> dict:
-        return jsonable({**dataclasses.asdict(self), "upper": self.upper})
+        return jsonable({**dataclasses.asdict(self), "upper": self.upper, "measured": self.measured})
 
 
 def criterion_series(steps, losses_by_t, b: float = 5e-3, *, relative: bool = True) -> CriterionSeries:
-    """L̄, Var(L), ε, ΔS and 𝓛 at every checkpoint (Figs 2d–e); ΔS = +inf (level beyond the losses) is
-    filled by :func:`fill_by_spline`.  Checkpoints with non-finite losses (a diverging run) give NaN."""
+    """L̄, Var(L), ε, ΔS and 𝓛 at every checkpoint (Figs 2d–e); ΔS = +inf (level at or above max L) is
+    filled by :func:`fill_by_spline`.  Checkpoints with non-finite losses (a diverging run) give NaN, and
+    so do those whose level lies below L̄ (``relative=False`` while L̄ > b: a lower-tail rate, not Eq 1's)."""
     cols = {k: [] for k in ("mean", "var", "eps", "level", "delta_s_raw", "beta")}
     for x in losses_by_t:
         x = np.asarray(x, dtype=float)
@@ -193,8 +205,9 @@ def criterion_series(steps, losses_by_t, b: float = 5e-3, *, relative: bool = Tr
             continue
         mo = loss_moments(x)
         tl = quasi_thermal_entropy(x, b, relative=relative)
+        lower = tl.level < mo.mean            # the tilt would lower the mean: not the rate Eq 1 uses
         for k, v in (("mean", mo.mean), ("var", mo.var), ("eps", mo.eps), ("level", tl.level),
-                     ("delta_s_raw", tl.delta_s), ("beta", tl.beta)):
+                     ("delta_s_raw", math.nan if lower else tl.delta_s), ("beta", math.nan if lower else tl.beta)):
             cols[k].append(v)
     out = {k: np.array(v, dtype=float) for k, v in cols.items()}
     filled, was = fill_by_spline(steps, out["delta_s_raw"])
@@ -306,8 +319,50 @@ def turnaround_time(steps, mean, delta_s, *, t_min: float = 10.0) -> Turnaround:
 
 
 @dataclasses.dataclass(frozen=True)
+class TurnStats:
+    """An interior extremum of a series (``kind`` "max" or "min", at checkpoint index ``k`` / time ``t``) with
+    the Spearman trends before (``rho_before``, ``p_before``, ``n_before`` points) and after it."""
+
+    k: int | None
+    t: float | None
+    kind: str | None
+    rho_before: float
+    p_before: float
+    n_before: int
+    rho_after: float
+    p_after: float
+    n_after: int
+    rho_all: float
+    p_all: float
+
+
+def turn_stats(steps, values, t_from: float = 0.0) -> TurnStats:
+    """Where a series turns around, in either direction (ε(t) of §2.2: the paper states a turnaround, not
+    its direction): of the maximum and the minimum over t ≥ ``t_from``, the interior one with the larger
+    excursion from the series' ends, and Spearman's ρ before and after it (each side includes it).
+    ``k`` is None when both extrema sit at the ends (a monotone series); ``rho_all`` over all t ≥ ``t_from``."""
+    t, v = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+    keep = (t >= t_from) & np.isfinite(v)
+    tk, vk = t[keep], v[keep]
+    whole = monotonic_trend(tk, vk)
+    none = TurnStats(None, None, None, math.nan, math.nan, 0, math.nan, math.nan, 0, whole.rho, whole.p)
+    if vk.size < 3:
+        return none
+    ends = max(vk[0], vk[-1]), min(vk[0], vk[-1])
+    cands = [(vk.max() - ends[0], int(np.argmax(vk)), "max"), (ends[1] - vk.min(), int(np.argmin(vk)), "min")]
+    cands = [c for c in cands if 0 < c[1] < vk.size - 1]
+    if not cands:
+        return none
+    _, k, kind = max(cands)
+    before, after = monotonic_trend(tk[:k + 1], vk[:k + 1]), monotonic_trend(tk[k:], vk[k:])
+    return TurnStats(int(np.flatnonzero(keep)[k]), float(tk[k]), kind, before.rho, before.p, before.n,
+                     after.rho, after.p, after.n, whole.rho, whole.p)
+
+
+@dataclasses.dataclass(frozen=True)
 class FamilyRow:
-    """One checkpoint's tail comparison: R (power law − log-normal log-likelihood), its p-value, the tail's α."""
+    """One checkpoint's tail comparison: R (power law − log-normal log-likelihood), its p-value, the tail's α
+    (``at_bound``: α on its search bound, the row is no evidence either way)."""
 
     t: int
     R: float
@@ -316,28 +371,32 @@ class FamilyRow:
     xmin: float = math.nan
     best: str | None = None
     error: str | None = None
+    at_bound: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
 class FamilySwitch:
-    """Log-normal vs power law over checkpoints: ``t_switch`` (None: the log-normal still wins at the end),
-    ``t_first_not_lognormal``, the per-checkpoint rows and where the log-normal wins."""
+    """Log-normal vs power law over checkpoints: ``t_switch`` (None: no lasting decisive power-law regime),
+    ``t_first_not_lognormal``, the per-checkpoint rows, where each family wins decisively, and whether the
+    log-normal wins at the last usable checkpoint."""
 
     t_switch: int | None
     t_first_not_lognormal: int | None
     rows: tuple[FamilyRow, ...]
     lognormal_wins: np.ndarray
+    powerlaw_wins: np.ndarray
+    lognormal_wins_at_end: bool
 
 
 def family_switch(steps, losses_by_t, *, p_threshold: float = 0.1) -> FamilySwitch:
     """Log-normal vs power law for p(L) at each checkpoint and the switch time (Fig 2c; paper t ≈ 100).
 
     At each checkpoint :func:`critnotes.analysis.fitting.compare_families` fits the tail (x_min by KS) and gives
-    R (power law minus log-normal log-likelihood; > 0 favours the power law) and its p-value.  The
-    log-normal *wins* where R < 0 with p < ``p_threshold``; a power-law tail and a broad log-normal are
-    often indistinguishable (R ≈ 0), so the switch is the first checkpoint from which the log-normal
-    never wins again (None if it still wins at the last checkpoint); ``t_first_not_lognormal`` is the
-    first checkpoint where it does not win.
+    R (power law minus log-normal log-likelihood; > 0 favours the power law) and its p-value.  A family
+    *wins* where R has its sign with p < ``p_threshold``.  Rows whose α sits on its search bound, or whose
+    fit failed, are no evidence and are skipped.  The switch is the first usable checkpoint from which the
+    power law wins at every later usable checkpoint (None when it does not win at the last one);
+    ``t_first_not_lognormal`` is the first checkpoint where the log-normal does not win.
     """
     rows = []
     for t, x in zip(steps, losses_by_t):
@@ -348,14 +407,18 @@ def family_switch(steps, losses_by_t, *, p_threshold: float = 0.1) -> FamilySwit
             rows.append(FamilyRow(int(t), math.nan, math.nan, error=str(exc)))
             continue
         r, p = cf.comparisons["power_law_vs_lognormal"]
-        rows.append(FamilyRow(int(t), float(r), float(p), cf.power_law.alpha, cf.power_law.xmin, cf.best))
-    ln_wins = np.array([row.R < 0 and row.p < p_threshold for row in rows], dtype=bool)
-    t_switch = None
-    if ln_wins.size and not ln_wins[-1]:
-        wins = np.flatnonzero(ln_wins)
-        t_switch = rows[wins[-1] + 1].t if wins.size else rows[0].t
-    first_not = np.flatnonzero(~ln_wins)
-    return FamilySwitch(t_switch, rows[first_not[0]].t if first_not.size else None, tuple(rows), ln_wins)
+        rows.append(FamilyRow(int(t), float(r), float(p), cf.power_law.alpha, cf.power_law.xmin, cf.best,
+                              at_bound=cf.at_bound))
+    usable = np.array([row.error is None and not row.at_bound for row in rows], dtype=bool)
+    ln_wins = np.array([u and row.R < 0 and row.p < p_threshold for u, row in zip(usable, rows)], dtype=bool)
+    pl_wins = np.array([u and row.R > 0 and row.p < p_threshold for u, row in zip(usable, rows)], dtype=bool)
+    t_switch, idx = None, np.flatnonzero(usable)
+    if idx.size and pl_wins[idx[-1]]:
+        lost = idx[~pl_wins[idx]]
+        t_switch = rows[idx[idx > lost[-1]][0] if lost.size else idx[0]].t
+    first_not = np.flatnonzero(usable & ~ln_wins)
+    return FamilySwitch(t_switch, rows[first_not[0]].t if first_not.size else None, tuple(rows), ln_wins, pl_wins,
+                        bool(idx.size and ln_wins[idx[-1]]))
 
 
 def phi_paper(ln_gamma):
@@ -417,6 +480,69 @@ def fit_boundary(ln_m, ln_gamma, converged) -> BoundaryFit:
             s2 = float(np.sum((p[:, 1] - X @ c) ** 2)) / (len(pts) - 3)
             se = tuple(float(v) for v in np.sqrt(np.diag(s2 * np.linalg.pinv(X.T @ X))))
     return BoundaryFit(tuple(pts), coef, se)
+
+
+def window_accuracy(ln_gamma, converged) -> float:
+    """The best accuracy of a classifier that ignores M: "converged iff ln γ lies in [g₁, g₂]" over all
+    windows of the observed γ values (the empty window included).  The paper's boundary tests M only where
+    it classifies the grid better than this (Fig 2f)."""
+    g, c = np.asarray(ln_gamma, float), np.asarray(converged, bool)
+    if g.size == 0:
+        raise ValueError("no grid cells to classify")
+    u = np.unique(g)
+    best = float(np.mean(~c))
+    for i in range(u.size):
+        for j in range(i, u.size):
+            best = max(best, float(np.mean(((g >= u[i]) & (g <= u[j])) == c)))
+    return best
+
+
+@dataclasses.dataclass(frozen=True)
+class CollapseFit:
+    """k in value = f(ln ν − k ln B) (f a polynomial of ``degree``) and its 95 % profile-likelihood interval
+    ``ci`` (None: too few points); ``n`` points, ``n_batch`` distinct batch sizes."""
+
+    k: float | None
+    ci: tuple[float, float] | None
+    n: int
+    n_batch: int
+    degree: int | None
+    k_grid: tuple[float, float] = (-1.0, 3.0)
+
+    def as_dict(self) -> dict:
+        return jsonable(dataclasses.asdict(self))
+
+
+def collapse_exponent(lr, batch_size, values, *, k_grid: tuple[float, float] = (-1.0, 3.0),
+                      n_grid: int = 801) -> CollapseFit:
+    """How ν and B combine (Figs 2h–i, 3f/h): fit value = f(ln ν − k ln B) for k on a grid over ``k_grid``
+    (f: least-squares polynomial of degree 2 with ≥ 7 points, else 1), profile the residual sum of squares
+    and return the best k with its 95 % interval {k : (RSS(k) − RSS_min)/(RSS_min/dof) ≤ F₁,dof(0.95)} (the
+    profile F test, dof = n − degree − 2).  k = 1 is the
+    mobility γ = ν/B, k = 0 "only ν matters", k = ½ "ν/√B".  An interval touching the grid's end is
+    reported as reaching it.  Non-finite values are dropped; < 4 points or one batch size give no fit."""
+    nu, bs, y = (np.asarray(a, dtype=float).ravel() for a in (lr, batch_size, values))
+    if not nu.shape == bs.shape == y.shape:
+        raise ValueError(f"lr, batch_size and values must have one entry per cell, got {nu.size}, {bs.size}, {y.size}")
+    ok = np.isfinite(y) & (nu > 0) & (bs > 0)
+    nu, bs, y = nu[ok], bs[ok], y[ok]
+    nb = int(np.unique(bs).size)
+    if y.size < 4 or nb < 2:
+        return CollapseFit(None, None, int(y.size), nb, None, k_grid)
+    deg = 2 if y.size >= 7 else 1
+    if y.size - (deg + 2) < 1:
+        return CollapseFit(None, None, int(y.size), nb, None, k_grid)
+    ks = np.linspace(*k_grid, n_grid)
+    rss = np.empty_like(ks)
+    for i, k in enumerate(ks):
+        u = np.log(nu) - k * np.log(bs)
+        c = np.polyfit(u, y, deg)
+        rss[i] = float(np.sum((np.polyval(c, u) - y) ** 2))
+    rss = np.maximum(rss, 1e-300)
+    best = int(np.argmin(rss))
+    dof = y.size - (deg + 2)                   # polynomial coefficients and k
+    inside = (rss - rss[best]) / (rss[best] / dof) <= stats.f.ppf(0.95, 1, dof)
+    return CollapseFit(float(ks[best]), (float(ks[inside].min()), float(ks[inside].max())), int(y.size), nb, deg, k_grid)
 
 
 @dataclasses.dataclass(frozen=True)
