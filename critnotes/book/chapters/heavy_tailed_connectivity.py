@@ -449,7 +449,7 @@ def all_larger(p_greater: list, p_less: list, alpha: float = 0.05) -> Verdict:
     return Verdict("inconclusive", "not every difference is significant")
 
 
-@rule(agrees=dict(value=3.0, target=3.1, tol=0.3, ci=(2.8, 3.2), tail_verdict="agrees"),
+@rule(agrees=dict(value=3.0, target=3.1, tol=0.3, ci=(2.9, 3.2), tail_verdict="agrees"),
       differs=dict(value=5.0, target=3.1, tol=0.3, ci=(4.7, 5.3), tail_verdict="agrees"))
 def exponent_if_power_law(value: float | None, target: float, tol: float, ci: tuple[float, float] | None,
                           tail_verdict: str, at_bound: bool = False) -> Verdict:
