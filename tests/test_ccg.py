@@ -166,3 +166,70 @@ def test_calibration_recovers_planted_logistic_and_scores_the_task():
     np.testing.assert_allclose(sc.loss_per_sample, -np.log(cal(s[y])))
     with pytest.raises(ValueError, match="inside and outside"):
         ccg.calibrate(s, np.ones(s.size, bool))
+
+
+def test_aging_models_tell_log_from_exponential_relaxation():
+    t = np.array([0, 1, 2, 3, 5, 8, 13, 22, 38, 63, 106, 179, 300], float)
+    rng = np.random.default_rng(0)
+    log = ccg.aging_models(t, 1.0 - 0.3 * np.log(np.maximum(t, 1)) + 0.01 * rng.normal(size=t.size))
+    assert log.delta_log <= 2.0 and log.params["log"][1] == pytest.approx(0.3, abs=0.02)
+    exp = ccg.aging_models(t, 0.2 + 1.0 * np.exp(-t / 20) + 0.002 * rng.normal(size=t.size))
+    assert exp.best != "log" and exp.delta_log > 10
+    with pytest.raises(ValueError, match="four checkpoints"):
+        ccg.aging_models([0, 1, 2], [1.0, 0.5, 0.3])
+
+
+def test_log_aging_rule_tests_the_form_not_only_the_sign():
+    from critnotes.book.chapters import ccg as ch
+    t = np.array([0, 1, 2, 3, 5, 8, 13, 22, 38, 63, 106, 179, 300], float)
+    costs = [0.2 + a * np.exp(-t / 20) for a in (1.0, 1.5, 2.0)]        # exponential relaxations: decreasing
+    fits = [ccg.aging_fit(t, c) for c in costs]
+    assert all(f.slope < 0 and f.p < 0.05 for f in fits)                 # the old rule said agrees
+    v = ch.log_aging([f.slope for f in fits], [f.p for f in fits], [ccg.aging_models(t, c).delta_log for c in costs])
+    assert v.verdict == "differs"
+
+
+def test_random_graph_keeps_the_layer_structure():
+    layers, x, y, _ = planted()
+    acts = ccg.forward_layers(layers, x)
+    g = ccg.extract_ccg(layers, acts, y, 0)
+    r = ccg.random_graph(g, [a.shape[1] for a in acts], seed=1)
+    assert r.task == g.task and len(r.edges) <= len(g.edges)
+    for layer in np.unique(g.edges[:, 0]):
+        assert (r.edges[:, 0] == layer).any()
+    assert np.all(r.edges[r.edges[:, 0] == g.n_layers - 1, 2] == g.task)
+
+
+def test_robust_in_range_is_inconclusive_when_a_setting_flips_it():
+    from critnotes.book.chapters import ccg as ch
+    assert ch.robust_in_range(10.0, [8.0, 12.0], 3.16, 31.6).verdict == "agrees"
+    assert ch.robust_in_range(10.0, [8.0, 40.0], 3.16, 31.6).verdict == "inconclusive"
+
+
+def test_size_exponent_uses_the_tail_and_the_family():
+    from critnotes.book.chapters import ccg as ch
+    ok = dict(tau=1.5, tau_se=0.03, n=500, tail_decades=1.5, favoured="power_law", n_tail=400)
+    assert ch.size_exponent(**ok).verdict == "agrees"
+    assert ch.size_exponent(**{**ok, "tail_decades": 0.6}).verdict == "inconclusive"   # all sizes span more
+    assert ch.size_exponent(**{**ok, "favoured": "exponential"}).verdict == "differs"
+    assert ch.size_exponent(**{**ok, "favoured": "undecided"}).verdict == "inconclusive"
+
+
+def test_size_trends_and_difficulty_recover_planted_dependences():
+    from types import SimpleNamespace
+
+    from critnotes.book.chapters import ccg as ch
+    rng = np.random.default_rng(0)
+    grid = []
+    for m in (30, 60, 120, 240):
+        for gam in (1e-3, 1e-2, 1e-1):
+            n = np.exp(0.5 * np.log(m)) * np.ones(10) + rng.normal(0, 0.05, 10)   # N ∝ √M, flat in γ
+            n[[5, 9]] += 3
+            n[8] -= 1
+            grid.append({"M": m, "gamma": gam, "test_acc": 0.9, "nv": n, "ne": n})
+    res = SimpleNamespace(grid=grid, cfg=SimpleNamespace(min_test_acc=0.5))
+    tr = ch.size_trends(res, "nv")
+    assert tr["ci_M"][0] > 0.3 and abs(tr["b_gamma"]) < 0.05 and tr["n_runs"] == 12
+    d = ch.difficulty(res, "nv")
+    assert d["contrast"] == pytest.approx(4.0, abs=0.1) and d["ci"][0] > 0
+    assert ch.size_trends(SimpleNamespace(grid=grid[:3], cfg=res.cfg), "nv")["b_M"] is None

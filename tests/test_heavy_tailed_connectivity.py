@@ -94,7 +94,7 @@ def test_connection_table_points_at_the_right_weights():
         assert flat[f] == w
 
 
-def test_classify_and_remove_connections():
+def test_classify_and_set_connections():
     model = MLP((6, 5, 4, 3))
     tab = cs.connection_table(model)
     c_mid, c_end = np.zeros((12, 12)), np.zeros((12, 12))
@@ -104,10 +104,24 @@ def test_classify_and_remove_connections():
     assert cls["critical"].sum() == 1 and cls["redundant"].sum() == 1
     assert cls["noncritical"].sum() == len(tab.flat) - 2
     x, y = torch.randn(20, 6), torch.randint(0, 3, (20,))
-    base = cs.remove_connections(model, [], x, y)
-    everything = cs.remove_connections(model, np.arange(sum(p.numel() for p in model.parameters())), x, y)
+    flat = torch.nn.utils.parameters_to_vector(model.parameters()).detach().numpy()
+    base = cs.set_connections(model, [], x, y)
+    np.testing.assert_allclose(cs.set_connections(model, tab.flat, x, y, values=flat[tab.flat]), base, rtol=1e-6)
+    everything = cs.set_connections(model, np.arange(flat.size), x, y)
     np.testing.assert_allclose(everything, np.log(3), rtol=1e-5)   # all-zero net predicts uniformly
     assert not np.allclose(base, everything)
+    np.testing.assert_allclose(flat, torch.nn.utils.parameters_to_vector(model.parameters()).detach().numpy())
+    with pytest.raises(ValueError, match="parameter indices"):
+        cs.set_connections(model, [flat.size], x, y)
+
+
+def test_fan_in_scale_marks_weights_and_their_fan_in():
+    model = MLP((16, 4, 3))
+    mask, scale = cs.fan_in_scale(model)
+    assert mask.size == 16 * 4 + 4 + 4 * 3 + 3 and mask.sum() == 16 * 4 + 4 * 3
+    assert not mask[64:68].any() and np.all(scale[:64] == 4.0) and np.all(scale[68:80] == 2.0)
+    flat = torch.nn.utils.parameters_to_vector(model.parameters()).detach().numpy()
+    np.testing.assert_allclose((flat * scale)[mask], np.concatenate(cs.layer_weights(model, rescale=True)), rtol=1e-6)
 
 
 def test_assess_tail_planted():
@@ -134,3 +148,64 @@ def test_layer_weights_rescaled_by_fan_in():
     assert [w.size for w in raw] == [64, 12]
     np.testing.assert_allclose(scaled[0], raw[0] * 4.0)
     np.testing.assert_allclose(scaled[1], raw[1] * 2.0)
+
+
+def test_power_law_tail_rule_on_planted_tails():
+    from critnotes.book.chapters import heavy_tailed_connectivity as ch
+    pl = cs.assess_tail(fitting.sample_pareto(2.5, 5000, seed=0))
+    assert ch.power_law_tail(**ch._tail_inputs(pl)).verdict == "agrees" and abs(pl.alpha - 2.5) < 0.15
+    # a log-normal tail of a few hundred points: heavier than exponential, log-normal comparison undecided —
+    # absence of evidence, never "agrees" (the old rule said agrees)
+    ln = cs.assess_tail(np.random.default_rng(1).lognormal(0.0, 2.0, 10_000), seed=1)
+    assert ln.heavy_tailed and not ln.lognormal_wins and ln.n_tail < 1000
+    assert ch.power_law_tail(**ch._tail_inputs(ln)).verdict == "inconclusive"
+    # the same distribution with a large tail: the log-normal is recognised
+    big = cs.assess_tail(np.random.default_rng(0).lognormal(0.0, 2.0, 10_000), seed=0)
+    assert ch.power_law_tail(**ch._tail_inputs(big)).verdict == "differs"
+
+
+def test_heavy_is_undecided_on_short_or_small_tails():
+    from critnotes.book.chapters import heavy_tailed_connectivity as ch
+    assert ch.heavy(cs.assess_tail(fitting.sample_pareto(2.5, 5000, seed=0))) is True
+    assert ch.heavy(cs.assess_tail(np.random.default_rng(0).exponential(size=5000))) in (False, None)
+    short = cs.assess_tail(np.random.default_rng(0).uniform(1, 3, 5000))       # < 1 decade of range
+    assert ch.heavy(short) is None
+
+
+def test_early_then_late_needs_no_heavy_tail_at_init():
+    from critnotes.book.chapters import heavy_tailed_connectivity as ch
+    ok = dict(grad_t0=[False] * 3, grad_mid=[True] * 3, w_t0=False, w_mid=False, w_end=True)
+    assert ch.early_then_late(**ok).verdict == "agrees"
+    assert ch.early_then_late(**{**ok, "grad_t0": [True, False, False]}).verdict == "differs"   # C heavy at init
+    assert ch.early_then_late(**{**ok, "grad_mid": [None, True, True]}).verdict == "inconclusive"
+    assert ch.early_then_late(**{**ok, "w_mid": None, "grad_t0": [True, False, False]}).verdict == "differs"
+
+
+def test_converged_contrast_is_a_contrast():
+    from critnotes.book.chapters import heavy_tailed_connectivity as ch
+    # heavy tails in every run, converged or not: the paper's "unique to the converged model" fails
+    assert ch.converged_contrast(k_conv=6, n_conv=6, k_unconv=6, n_unconv=6).verdict != "agrees"
+    assert ch.converged_contrast(k_conv=6, n_conv=6, k_unconv=0, n_unconv=6).verdict == "agrees"
+    assert ch.converged_contrast(k_conv=0, n_conv=4, k_unconv=0, n_unconv=6).verdict == "differs"
+    assert ch.converged_contrast(k_conv=3, n_conv=3, k_unconv=0, n_unconv=0).verdict == "not measured"
+
+
+def test_exponent_compared_only_on_a_power_law_tail():
+    from critnotes.book.chapters import heavy_tailed_connectivity as ch
+    args = dict(value=3.0, target=3.05, tol=0.3, ci=(2.9, 3.1))
+    assert ch.exponent_if_power_law(**args, tail_verdict="agrees").verdict == "agrees"
+    assert ch.exponent_if_power_law(**args, tail_verdict="inconclusive").verdict == "not measured"
+
+
+def test_corr_ratio_bootstraps_over_probe_samples():
+    from types import SimpleNamespace
+
+    from critnotes.book.chapters import heavy_tailed_connectivity as ch
+    rng = np.random.default_rng(0)
+    common = rng.normal(size=(300, 1))
+    mid = common + 0.5 * rng.normal(size=(300, 8))          # strongly correlated neurons at t_mid
+    end = common * 0.2 + rng.normal(size=(300, 8))          # weakly correlated at the end
+    res = SimpleNamespace(act_mid=mid, act_end=end, cfg=SimpleNamespace(n_boot=100, seed=0))
+    ratio, (lo, hi) = ch.corr_ratio(res)
+    assert ratio == pytest.approx(cs.abs_correlations(mid).mean() / cs.abs_correlations(end).mean())
+    assert 1 < lo < ratio < hi

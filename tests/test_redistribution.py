@@ -35,6 +35,9 @@ def test_alpha_vs_pc_fits_a_line_in_inverse_pc():
     assert 0.5 < out.slope < 1.5              # theory slope 1
     assert out.slope_se > 0 and not out.at_bound.any()
     assert set(out.weights) == {0.3, 0.5, 0.9} and "weights" not in out.as_dict()
+    # the paper's form α = 1 + b/P_C: least squares through (1/P_C, α − 1) by hand
+    x, y = 1 / out.p_c, out.alpha - 1
+    assert out.slope_fixed == pytest.approx(x @ y / (x @ x)) and out.slope_fixed_se > 0
 
 
 def test_bad_input_is_rejected():

@@ -27,7 +27,9 @@ standard deviation, and each edge is a coupling ``J_jk = sign W_kj``:
 
 low when connected neurons are jointly on for x ∈ T and jointly off for x ∉ T in the direction their
 couplings ask for (coherent coupling).  ``E_G(t)`` averages it over T and ¬T (equal weight) with the
-weights and activities of checkpoint t; :func:`aging_fit` fits ``E_G(t) = c − α ln t``.
+weights and activities of checkpoint t; :func:`aging_fit` fits ``E_G(t) = c − α ln t`` and
+:func:`aging_models` compares that form with a power-law and an exponential relaxation by AIC;
+:func:`random_graph` draws the same-size null graph.
 """
 from __future__ import annotations
 
@@ -44,7 +46,8 @@ from critnotes.analysis.layers import feedforward
 
 __all__ = ["CCGParams", "CCG", "Layers", "network_layers", "forward_layers", "split_activity", "task_snr",
            "extract_ccg", "extract_all", "ccg_output", "layer_means", "auc", "union_masks", "masked_model",
-           "feature_map", "membership_order", "coupling_cost", "aging_fit", "overlap", "Calibration", "calibrate",
+           "feature_map", "membership_order", "coupling_cost", "aging_fit", "aging_models", "AgingComparison",
+           "random_graph", "overlap", "Calibration", "calibrate",
            "TaskScore", "score_task"]
 
 
@@ -358,6 +361,67 @@ def aging_fit(steps, cost) -> fitting.LineFit:
     if sel.sum() < 3:
         raise ValueError("the aging fit needs at least three checkpoints with t >= 1")
     return fitting.linear_fit(t[sel], y[sel], log_x=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class AgingComparison:
+    """Least-squares fits of E_G(t) over the checkpoints with t ≥ 1 (Fig 5m): ``"log"`` c − α ln t (2
+    parameters), ``"power"`` c + a·t^(−β) and ``"exponential"`` c + a·e^(−t/τ) (3 each), with
+    AIC = n ln(RSS/n) + 2k (``inf`` when a fit fails) and the fitted parameters."""
+
+    aic: dict
+    params: dict
+    n: int
+
+    @property
+    def best(self) -> str:
+        return min(self.aic, key=self.aic.get)
+
+    @property
+    def delta_log(self) -> float:
+        """AIC of the logarithmic form minus the best AIC (0: the log form is best; > 10: decisively worse)."""
+        return float(self.aic["log"] - min(self.aic.values()))
+
+
+def aging_models(steps, cost) -> AgingComparison:
+    """:class:`AgingComparison` of E_G(t): the −ln t aging of Fig 5m against a power-law and an
+    exponential relaxation (a logarithmic decrease is a statement about the form, not only the sign)."""
+    from scipy.optimize import curve_fit
+
+    t = np.asarray(steps, dtype=float)
+    y = np.asarray(cost, dtype=float)
+    sel = (t >= 1) & np.isfinite(y)
+    if sel.sum() < 4:
+        raise ValueError("the aging model comparison needs at least four checkpoints with t >= 1")
+    t, y = t[sel], y[sel]
+    n, span = t.size, float(np.ptp(y)) or 1.0
+    forms = {"log": (lambda t, c, a: c - a * np.log(t), [y[0], 0.0]),
+             "power": (lambda t, c, a, b: c + a * t ** -b, [y[-1], y[0] - y[-1], 0.5]),
+             "exponential": (lambda t, c, a, tau: c + a * np.exp(-t / tau), [y[-1], y[0] - y[-1], float(np.median(t))])}
+    aic, params = {}, {}
+    for name, (f, p0) in forms.items():
+        try:
+            with np.errstate(all="ignore"):
+                p, _ = curve_fit(f, t, y, p0=p0, maxfev=20_000)
+            rss = float(np.sum((y - f(t, *p)) ** 2))
+            aic[name] = n * np.log(max(rss, 1e-300 * span) / n) + 2 * len(p0)
+            params[name] = [float(v) for v in p]
+        except (RuntimeError, ValueError):
+            aic[name], params[name] = float("inf"), None
+    return AgingComparison(aic=aic, params=params, n=int(n))
+
+
+def random_graph(g: CCG, sizes, seed: int = 0) -> CCG:
+    """The null of a CCG: as many edges between the same neuron layers, their endpoints drawn uniformly
+    (edges into the output still end on the task's neuron); ``sizes`` = neurons per neuron layer."""
+    rng = np.random.default_rng(seed)
+    e = g.edges.copy()
+    for i, (layer, _, _) in enumerate(e):
+        e[i, 1] = rng.integers(sizes[layer - 1])
+        if layer < g.n_layers - 1:
+            e[i, 2] = rng.integers(sizes[layer])
+    return CCG(task=g.task, edges=np.unique(e, axis=0) if len(e) else e, n_layers=g.n_layers, auc=float("nan"),
+               auc_grown=float("nan"))
 
 
 def overlap(a_in, a_out, bins: int = 50) -> float:

@@ -9,11 +9,13 @@ Everything is computed from the shared paper-003 run (:func:`critnotes.training.
   Hessian H, exact on a stated parameter subset via :mod:`torch.func` (Fig 4f–h);
 * :func:`connection_table` / :func:`classify_connections` — critical (C_ij ≥ c_th between the two
   neurons at the end), non-critical and redundant (critical at the transition, not at the end)
-  connections, and :func:`remove_connections` (Fig 4l);
+  connections, and :func:`set_connections` (Fig 4l: the loss with chosen weights set to other values);
 * :func:`assess_tail` — the MLE power-law fit with model comparison of :mod:`critnotes.analysis.fitting`:
   "heavy tailed" (the power law beats the exponential significantly) and "power-law tailed" (heavy
   tailed, and the log-normal does not beat the power law);
-* :func:`layer_weights` — each Linear layer's weights, raw or fan-in rescaled (per-layer tails, Fig 4b).
+* :func:`layer_weights` — each Linear layer's weights, raw or fan-in rescaled (per-layer tails, Fig 4b);
+  :func:`fan_in_scale` — √fan-in of every entry of the flat parameter vector (the rescaled coordinates
+  u = w·√fan-in in which layers of different fan-in share one scale).
 """
 from __future__ import annotations
 
@@ -31,9 +33,7 @@ from critnotes.analysis.losses import loss_per_sample, per_sample_losses
 
 __all__ = ["abs_correlations", "time_weights", "trajectory_stats", "TrajectoryStats", "irreversibility",
            "acf_decay", "param_subset", "gradient_matrices", "connection_table", "classify_connections",
-           "remove_connections", "assess_tail", "TailAssessment", "layer_weights", "ConnectionTable"]
-
-
+           "set_connections", "assess_tail", "TailAssessment", "layer_weights", "fan_in_scale", "ConnectionTable"]
 
 
 def _flat_offsets(model: nn.Module) -> dict[int, int]:
@@ -233,13 +233,36 @@ def classify_connections(table: ConnectionTable, corr_mid: np.ndarray, corr_end:
     return {"critical": critical, "redundant": redundant, "noncritical": ~critical & ~redundant}
 
 
-def remove_connections(model: nn.Module, flat_idx, x: torch.Tensor, y: torch.Tensor, loss: str = "ce") -> np.ndarray:
-    """Per-sample losses of ``model`` with the parameters ``flat_idx`` set to zero (model untouched)."""
+def set_connections(model: nn.Module, flat_idx, x: torch.Tensor, y: torch.Tensor, values=0.0,
+                    loss: str = "ce") -> np.ndarray:
+    """Per-sample losses of ``model`` with the parameters ``flat_idx`` set to ``values`` (a scalar or one
+    value per index; 0 removes the connections); the model is untouched.  Fig 4l: redundant connections
+    retained at their values from the connectivity transition."""
+    idx = torch.as_tensor(np.asarray(flat_idx), dtype=torch.long)
+    vals = torch.as_tensor(np.broadcast_to(np.asarray(values, dtype=float), idx.shape).copy())
     pruned = copy.deepcopy(model)
     flat = torch.nn.utils.parameters_to_vector(pruned.parameters()).detach().clone()
-    flat[torch.as_tensor(np.asarray(flat_idx), dtype=torch.long)] = 0.0
+    if idx.numel() and (idx.min() < 0 or idx.max() >= flat.numel()):
+        raise ValueError(f"parameter indices must lie in [0, {flat.numel()}), got {idx.min()} … {idx.max()}")
+    flat[idx] = vals.to(flat.dtype)
     torch.nn.utils.vector_to_parameters(flat, pruned.parameters())
     return per_sample_losses(pruned, x, y, loss).numpy()
+
+
+def fan_in_scale(model: nn.Module) -> tuple[np.ndarray, np.ndarray]:
+    """Over the flat trainable parameter vector: a mask of the Linear weight entries (not biases) and
+    √fan-in of every entry (1 for the rest).  Multiplying weights by it gives the coordinates
+    u = w·√fan-in that remove the layer scale of the initialisation (w ∝ 1/√fan-in); in them a
+    variance scales by fan-in, a gradient-pair statistic (C, S, H) by 1/√(fan-in_i · fan-in_j)."""
+    offs = _flat_offsets(model)
+    n = sum(p.numel() for p in trainable_parameters(model))
+    mask, scale = np.zeros(n, bool), np.ones(n)
+    for m in find_layers(model).values():
+        if id(m.weight) in offs:
+            o = offs[id(m.weight)]
+            mask[o:o + m.weight.numel()] = True
+            scale[o:o + m.weight.numel()] = np.sqrt(m.weight.shape[1])
+    return mask, scale
 
 
 @dataclasses.dataclass(frozen=True)

@@ -99,7 +99,8 @@ def stationary_alpha(weights: np.ndarray, n_fit: int | None = 200_000, seed: int
 
 @dataclasses.dataclass(frozen=True)
 class AlphaVsPc:
-    """α(P_C) of the model and the line ``α = intercept + slope / P_C`` over ``P_C > pc_min`` (Fig 4k).
+    """α(P_C) of the model and the line ``α = intercept + slope / P_C`` over ``P_C > pc_min`` (Fig 4k), and
+    the paper's form with the intercept fixed at 1, ``α = 1 + slope_fixed / P_C`` (least squares, s.e.).
 
     ``weights`` maps each P_C to its pooled positive stationary weights (at most ``n_fit``, for figures)."""
 
@@ -113,6 +114,8 @@ class AlphaVsPc:
     intercept: float
     r2: float
     pc_min: float
+    slope_fixed: float
+    slope_fixed_se: float
     weights: dict = dataclasses.field(repr=False, compare=False)
     paper_slope: float = PAPER_SLOPE
     theory_slope: float = THEORY_SLOPE
@@ -124,8 +127,8 @@ class AlphaVsPc:
 
 def alpha_vs_pc(p_values, base: RedistributionConfig = RedistributionConfig(), pc_min: float = 0.2,
                 n_fit: int | None = 200_000) -> AlphaVsPc:
-    """α(P_C) by MLE for each ``p_values`` and the least-squares line ``α = a + b / P_C`` on the points
-    with ``P_C > pc_min`` (paper 003 Fig 4k), as an :class:`AlphaVsPc`."""
+    """α(P_C) by MLE for each ``p_values``, the least-squares line ``α = a + b / P_C`` on the points with
+    ``P_C > pc_min`` and the paper's form ``α = 1 + b / P_C`` (paper 003 Fig 4k), as an :class:`AlphaVsPc`."""
     p = np.asarray(sorted(p_values), dtype=float)
     if (p > pc_min).sum() < 2:
         raise ValueError(f"need at least two P_C values above {pc_min} to fit the α–1/P_C line, got {p.tolist()}")
@@ -139,7 +142,10 @@ def alpha_vs_pc(p_values, base: RedistributionConfig = RedistributionConfig(), p
     alpha = np.array([f.alpha for f in fits])
     sel = p > pc_min
     line = fitting.linear_fit(1.0 / p[sel], alpha[sel])
+    x, y = 1.0 / p[sel], alpha[sel] - 1.0                 # through the origin: α − 1 = b / P_C
+    b = float(x @ y / (x @ x))
+    b_se = float(np.sqrt(np.sum((y - b * x) ** 2) / max(x.size - 1, 1) / (x @ x)))
     return AlphaVsPc(p_c=p, alpha=alpha, alpha_se=np.array([f.alpha_se for f in fits]),
                      xmin=np.array([f.xmin for f in fits]), at_bound=np.array([f.at_bound for f in fits]),
                      slope=line.slope, slope_se=line.stderr, intercept=line.intercept, r2=line.r2, pc_min=pc_min,
-                     weights=weights)
+                     slope_fixed=b, slope_fixed_se=b_se, weights=weights)
