@@ -6,7 +6,7 @@ from torch import nn
 
 from critnotes.analysis import information as inf
 from critnotes.probes.base import Probe
-from critnotes.probes.information_probes import InfoProbe, KLProbe
+from critnotes.probes.information_probes import InfoProbe, KLProbe, unit_means, unit_pairing
 from critnotes.training.loop import TrainConfig, train
 
 # ------------------------------------------------------------------ mutual information
@@ -200,3 +200,16 @@ def test_kl_probe_records_real_updates():
     assert np.allclose(rec.kl, rec.quad, rtol=0.05)                 # tiny real updates: KL ≈ ½ΔwᵀFΔw
     assert rec.scan_kl.shape == (2, 2)
     assert np.allclose(rec.scan_kl[:, 1], rec.kl[[0, 2]], rtol=1e-6)   # radius 1×|Δw| is the update itself
+
+
+def test_unit_pairing_and_means_hand_computed():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.Linear(2, 2))
+    pair = unit_pairing(net)          # units: inputs 0-2, hidden 3-4, logits 5-6; flat order W1, b1, W2, b2
+    assert list(pair["post"]) == [3, 3, 3, 4, 4, 4, 3, 4, 5, 5, 6, 6, 5, 6]
+    assert list(pair["pre"]) == [0, 1, 2, 0, 1, 2, 3, 4, 3, 4, 3, 4, 5, 6]
+    assert len(pair["post"]) == sum(p.numel() for p in net.parameters())
+    x = torch.randn(5, 3)
+    h = torch.relu(net[0](x))
+    want = torch.cat([x.mean(0), h.mean(0), net[2](h).mean(0)]).detach().double().numpy()
+    assert np.allclose(unit_means(net, x), want, atol=1e-6)

@@ -13,7 +13,7 @@ import torch
 from critnotes.analysis.fitting import fit_powerlaw_binned
 from critnotes.analysis.information import (abs_cosine, fisher_quadratic, histogram_entropy, leading_pc, logits_fn,
                                             mutual_information, output_kl, standardize)
-from critnotes.analysis.layers import find_layers
+from critnotes.analysis.layers import evaluating, find_layers
 from critnotes.analysis.update_stats import bin_edges
 from critnotes.probes.activity import neuron_layers, probe_indices, record_activity
 from critnotes.probes.base import Probe, Run
@@ -122,6 +122,30 @@ class InfoRecord:
 PAIRINGS = ("post", "pre")
 
 
+def unit_pairing(model: torch.nn.Module) -> dict[str, np.ndarray]:
+    """For each pairing (``"post"``, ``"pre"``) and each entry of an MLP's flat parameter vector, the index into
+    :func:`unit_means` of the unit it is paired with (Fig 3D's MI): weight W[i, j] of a Linear layer with its
+    post-synaptic unit i or its pre-synaptic unit j (the input pixel for the first layer), a bias with its unit."""
+    linears = list(find_layers(model).values())
+    sizes = [linears[0].in_features] + [lin.out_features for lin in linears]   # units incl. inputs
+    seg = np.concatenate([[0], np.cumsum(sizes)])
+    pair = {p: [] for p in PAIRINGS}
+    for k, lin in enumerate(linears):
+        n_out, n_in = lin.weight.shape
+        post = seg[k + 1] + np.arange(n_out)
+        pair["post"] += [np.repeat(post, n_in), post]
+        pair["pre"] += [np.tile(seg[k] + np.arange(n_in), n_out), post]
+    return {p: np.concatenate(v).astype(np.int64) for p, v in pair.items()}
+
+
+def unit_means(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
+    """Mean response over the inputs ``x`` of every unit of an MLP: the input pixels, then every module of
+    :func:`~critnotes.probes.activity.neuron_layers` (float64; the activations of Fig 3D's MI)."""
+    with evaluating(model):
+        outs = record_activity(model, neuron_layers(model), x)
+    return torch.cat([x.flatten(1).mean(0).cpu()] + [o.mean(0) for o in outs]).double().numpy()
+
+
 @dataclasses.dataclass(frozen=True)
 class InfoProbe(Probe):
     """Fig 3D: MI between updates and activations every ``mi_every`` steps, and the leading PC of each
@@ -158,31 +182,15 @@ class InfoProbe(Probe):
         if bad or not self.windows or min(self.windows) < 2:
             raise ValueError(f"pairings must be among {PAIRINGS} and windows >= 2; got {self.pairings}, {self.windows}")
         linears = find_layers(run.model)                # pairs: Linear weights ↔ their units
-        neurons = neuron_layers(run.model)
-        if [s.name for s in run.layers] != list(linears) or len(neurons) != len(linears):
+        if [s.name for s in run.layers] != list(linears) or len(neuron_layers(run.model)) != len(linears):
             raise ValueError(f"InfoProbe pairs weights with units and needs a stack of Linear layers with one "
                              f"nonlinearity module after each hidden one (an MLP); {type(run.model).__name__} has "
                              f"parameter layers {[s.name for s in run.layers]}, Linear layers {list(linears)}")
-        linears = list(linears.values())
-        sizes = [linears[0].in_features] + [lin.out_features for lin in linears]   # units incl. inputs
-        seg = np.concatenate([[0], np.cumsum(sizes)])
-        pair = {p: np.empty(run.flat.numel(), dtype=np.int64) for p in PAIRINGS}
-        for k, (lin, sl) in enumerate(zip(linears, run.layers)):
-            n_out, n_in = lin.weight.shape
-            post = seg[k + 1] + np.arange(n_out)
-            pair["post"][sl.start:sl.stop] = np.concatenate([np.repeat(post, n_in), post])
-            pair["pre"][sl.start:sl.stop] = np.concatenate([np.tile(seg[k] + np.arange(n_in), n_out), post])
         x = _probe_inputs(run, self.n_probe, self.probe_seed)
         bufs = {w: torch.empty(w, run.flat.numel(), device=run.device) for w in self.windows}
-        object.__setattr__(self, "_st", {"pair": pair, "x": x, "bufs": bufs, "prev": {}, "mi": [], "h": [],
-                                         "neurons": neurons,
-                                         "mi_steps": [], "kappa": {w: [] for w in self.windows},
+        object.__setattr__(self, "_st", {"pair": unit_pairing(run.model), "x": x, "bufs": bufs, "prev": {}, "mi": [],
+                                         "h": [], "mi_steps": [], "kappa": {w: [] for w in self.windows},
                                          "edges": torch.as_tensor(bin_edges(), device=run.device)})
-
-    def _activations(self, run: Run) -> np.ndarray:
-        with run.evaluating() as model:
-            outs = record_activity(model, self._st["neurons"], self._st["x"])
-        return torch.cat([self._st["x"].flatten(1).mean(0).cpu()] + [o.mean(0) for o in outs]).double().numpy()
 
     def on_update(self, t: int, delta: torch.Tensor, run: Run) -> None:
         st = self._st
@@ -199,7 +207,7 @@ class InfoProbe(Probe):
         if (t + 1) % self.mi_every == 0:
             d = delta.double().cpu().numpy()
             dw = standardize(np.abs(d) if self.magnitude else d)
-            act = standardize(self._activations(run))
+            act = standardize(unit_means(run.model, self._st["x"]))
             st["mi"].append([[mutual_information(dw, act[st["pair"][p]], b, clip=self.clip) for b in self.bins]
                              for p in self.pairings])
             st["h"].append([histogram_entropy(dw, b, clip=self.clip) for b in self.bins])

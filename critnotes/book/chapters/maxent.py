@@ -21,7 +21,7 @@ from critnotes.book.plotting import axes
 from critnotes.book.profiles import chapter_config
 from critnotes.book.results import Claim
 from critnotes.book.verdicts import Verdict, missing, rule
-from critnotes.probes.activity import WeightProbe
+from critnotes.probes.activity import WeightProbe, WeightRecord
 from critnotes.probes.information_probes import KLProbe, KLRecord
 from critnotes.training.loop import TrainConfig, run_data, train
 
@@ -84,29 +84,33 @@ class MaxentResults:
     noise: dict[tuple[str, int, int], NoiseSample]     # (normalisation, batch size, step) → gradient noise
     accuracy: dict[int, float]                         # batch size → final test accuracy
     seconds: dict[int, float]                          # batch size → training + probe time
+    update: dict[int, WeightRecord]                    # batch size → weights before/after the last burst's first update
 
 
-def _train_config(cfg: MaxentConfig, batch_size: int, normalize: str) -> TrainConfig:
-    return TrainConfig(model=cfg.model, dataset=cfg.dataset, normalize=normalize, lr=cfg.lr, batch_size=batch_size,
+def train_config(cfg: MaxentConfig, batch_size: int, normalize: str | None = None) -> TrainConfig:
+    """The training run of ``batch_size`` (inputs ``normalize``, default the chapter's)."""
+    return TrainConfig(model=cfg.model, dataset=cfg.dataset, normalize=normalize or cfg.normalize, lr=cfg.lr, batch_size=batch_size,
                        steps=cfg.steps, n_train=cfg.n_train, seed=cfg.seed)
 
 
 def run(cfg: MaxentConfig, device=None, progress: bool = True) -> MaxentResults:
     """The numerical max-ent check and, for each batch size, one cached training run with the probes (and one
-    with weight snapshots only per sensitivity normalisation, for Fig S13)."""
+    with weight snapshots only per sensitivity normalisation, for Fig S13); the weights around one recorded
+    update are kept for the notebook's method by hand."""
     sols = [inf.solve_maxent(cfg.kappa, lam=lam, eps=cfg.eps, x_max=cfg.x_max) for lam in cfg.lams]
-    kl, noise, acc, secs = {}, {}, {}, {}
+    kl, noise, acc, secs, upd = {}, {}, {}, {}, {}
     weights = WeightProbe(steps=tuple(t for t in cfg.noise_steps if t <= cfg.steps))
+    at = tuple(t for t in cfg.kl_at if t < cfg.steps)
     for b in cfg.batch_sizes:
-        probes = [KLProbe(at=tuple(t for t in cfg.kl_at if t < cfg.steps), n_updates=cfg.kl_updates,
-                          radii=cfg.radii, n_probe=cfg.n_probe), weights]
-        res = train(_train_config(cfg, b, cfg.normalize), probes, device=device, progress=progress)
-        kl[b], acc[b], secs[b] = res.probes["kl"], res.test_acc, res.seconds
+        probes = [KLProbe(at=at, n_updates=cfg.kl_updates, radii=cfg.radii, n_probe=cfg.n_probe), weights,
+                  WeightProbe(steps=(at[-1], at[-1] + 1), name="update")]
+        res = train(train_config(cfg, b), probes, device=device, progress=progress)
+        kl[b], acc[b], secs[b], upd[b] = res.probes["kl"], res.test_acc, res.seconds, res.probes["update"]
         noise.update({(cfg.normalize, b, t): v for t, v in gradient_noise(res, cfg).items()})
         for norm in cfg.noise_sensitivity:
-            other = train(_train_config(cfg, b, norm), [weights], device=device, progress=progress)
+            other = train(train_config(cfg, b, norm), [weights], device=device, progress=progress)
             noise.update({(norm, b, t): v for t, v in gradient_noise(other, cfg).items()})
-    return MaxentResults(cfg, sols, kl, noise, acc, secs)
+    return MaxentResults(cfg, sols, kl, noise, acc, secs, upd)
 
 
 def gradient_noise(res, cfg: MaxentConfig) -> dict[int, NoiseSample]:

@@ -16,6 +16,7 @@ from critnotes.book.chapters import summarize
 from critnotes.book.plotting import axes
 from critnotes.book.profiles import chapter_config
 from critnotes.book.results import Claim
+from critnotes.probes.activity import WeightProbe, WeightRecord
 from critnotes.probes.information_probes import InfoProbe, InfoRecord
 from critnotes.training.loop import TrainConfig, train
 
@@ -45,8 +46,9 @@ class MIConfig:
 
 
 PROFILES = {
-    "ci": MIConfig(steps=800, n_train=1000, windows=(50, 100), window=50, mi_every=25, bins=(25, 50),
-                   n_bins=50, n_probe=100),
+    # ci only has to run fast: each window's tail fit costs about a second, so one window length, 600 steps
+    "ci": MIConfig(steps=600, n_train=1000, windows=(50,), window=50, mi_every=25,
+                   bins=(25, 50), n_bins=50, n_probe=100),
     "quick": MIConfig(),
     # the paper: full MNIST, lr 0.01, batch 50 and 500, steps 0–20,000, 200-step windows (Fig 3D–E)
     "paper": MIConfig(dataset="mnist", windows=(100, 200, 500), bins=(25, 50, 100), n_probe=1000, mi_every=20),
@@ -65,22 +67,32 @@ class MIResults:
     accuracy: dict[tuple[float, int], float]
     seconds: dict[tuple[float, int], float]     # training + MI/κ pipeline, per run
     diverged: dict[tuple[float, int], bool]
+    first_windows: WeightRecord                 # first run: weights after 0 … 2·window updates (method by hand)
 
 
 def run(cfg: MIConfig, device=None, progress: bool = True) -> MIResults:
-    """One cached training run with an InfoProbe per (lr, batch) configuration."""
+    """One cached training run with an InfoProbe per (lr, batch) configuration; the first also keeps the weights
+    of its first two PCA windows (the notebook's method by hand)."""
     if cfg.window not in cfg.windows or cfg.n_bins not in cfg.bins:
         raise ValueError(f"window {cfg.window} must be in windows {cfg.windows} and n_bins {cfg.n_bins} in bins "
                          f"{cfg.bins}")
     recs, acc, secs, div = {}, {}, {}, {}
     probe = InfoProbe(steps=cfg.steps, windows=cfg.windows, mi_every=cfg.mi_every, bins=cfg.bins, n_probe=cfg.n_probe)
-    for lr, b in cfg.runs:
-        res = train(TrainConfig(model=cfg.model, dataset=cfg.dataset, normalize=cfg.normalize, lr=lr, batch_size=b,
-                                steps=cfg.steps, n_train=cfg.n_train, seed=cfg.seed), [probe], device=device,
+    first = WeightProbe(steps=tuple(range(2 * cfg.window + 1)), name="first_windows")
+    for key in cfg.runs:
+        res = train(train_config(cfg, key), [probe] + ([first] if key == cfg.runs[0] else []), device=device,
                     progress=progress)
-        key = (lr, b)
         recs[key], acc[key], secs[key], div[key] = res.probes["info"], res.test_acc, res.seconds, res.diverged
-    return MIResults(cfg, recs, acc, secs, div)
+        if key == cfg.runs[0]:
+            weights = res.probes["first_windows"]
+    return MIResults(cfg, recs, acc, secs, div, weights)
+
+
+def train_config(cfg: MIConfig, key: tuple[float, int]) -> TrainConfig:
+    """The training run of configuration ``key`` = (lr, batch)."""
+    lr, b = key
+    return TrainConfig(model=cfg.model, dataset=cfg.dataset, normalize=cfg.normalize, lr=lr, batch_size=b,
+                       steps=cfg.steps, n_train=cfg.n_train, seed=cfg.seed)
 
 
 @dataclasses.dataclass(frozen=True)

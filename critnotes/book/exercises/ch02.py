@@ -9,23 +9,28 @@ _LAM, _KAPPA = 2.0, 1.2
 
 
 def check_alpha(answer) -> Feedback:
-    """Exercise 2.1: the exponent of the max-ent optimum for λ = 2, κ = 1.2 is λκ (Eq 6)."""
+    """Exercise 2.1: the fitted exponent of the numerical max-ent optimum for λ = 2, κ = 1.2 is λκ (Eq 6)."""
     return compare(answer, _LAM * _KAPPA, what="α for λ = 2, κ = 1.2", rtol=1e-3,
                    mistakes=[(_LAM, "that is λ alone — the exponent also carries the direction factor κ"),
                              (_LAM / _KAPPA, "α = λκ, a product, not a ratio"),
                              (-_LAM * _KAPPA, "α is the positive exponent of p ∝ |Δw|^-α")])
 
 
-def _quadratic_ratio(r: float) -> float:
-    """KL / ½r²uᵀFu for a move of length r along a fixed direction of a fixed small network."""
+def quadratic_setup():
+    """Exercise 2.2's fixed small network: ``(f, theta, x, u)`` — its logits function
+    (:func:`~critnotes.analysis.information.logits_fn`), flat parameters, 32 inputs and a unit direction."""
     import torch
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3))
-    f = inf.logits_fn(net)
     th = torch.nn.utils.parameters_to_vector(net.parameters()).detach()
     x = torch.randn(32, 4, generator=torch.Generator().manual_seed(1))
     u = torch.randn(th.numel(), generator=torch.Generator().manual_seed(2))
-    u = u / u.norm()
+    return inf.logits_fn(net), th, x, u / u.norm()
+
+
+def _quadratic_ratio(r: float) -> float:
+    """KL / ½r²uᵀFu for a move of length r along the direction of :func:`quadratic_setup`."""
+    f, th, x, u = quadratic_setup()
     return inf.output_kl(f, th, th + r * u, x) / (0.5 * r * r * inf.fisher_quadratic(f, th, x, u))
 
 

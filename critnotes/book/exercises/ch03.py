@@ -9,9 +9,14 @@ from critnotes.book.exercises import Feedback, compare
 _N, _BINS = 20_000, (16, 50)
 
 
-def _independent_mi() -> list[float]:
+def independent_pair() -> tuple[np.ndarray, np.ndarray]:
+    """Exercise 3.1's data: two independent N(0, 1) vectors of length 20 000 (seed 0)."""
     rng = np.random.default_rng(0)
-    x, y = rng.normal(size=_N), rng.normal(size=_N)
+    return rng.normal(size=_N), rng.normal(size=_N)
+
+
+def _independent_mi() -> list[float]:
+    x, y = independent_pair()
     return [inf.mutual_information(x, y, bins=b) for b in _BINS]
 
 
@@ -25,12 +30,19 @@ def check_mi_bias(answer) -> Feedback:
                    shape_hint="Give a list of two values.")
 
 
-def _kappa_pair() -> float:
+def planted_windows():
+    """Exercise 3.2's data: two windows of 40 updates of 500 parameters, each a random multiple of a planted
+    direction (d₁, then d₁ + d₂) plus isotropic noise (torch tensors, seed 0)."""
     import torch
     g = torch.Generator().manual_seed(0)
     d1, d2 = torch.randn(500, generator=g), torch.randn(500, generator=g)
     w1 = torch.randn(40, 1, generator=g) * 3 * d1 + torch.randn(40, 500, generator=g)
     w2 = torch.randn(40, 1, generator=g) * 3 * (d1 + d2) + torch.randn(40, 500, generator=g)
+    return w1, w2
+
+
+def _kappa_pair() -> float:
+    w1, w2 = planted_windows()
     return inf.abs_cosine(inf.leading_pc(w1).axis, inf.leading_pc(w2).axis)
 
 
