@@ -1,5 +1,7 @@
 """Chapter 1 (heavy-tailed updates): the analysis on a tiny config."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -22,41 +24,84 @@ def test_claims_are_judged_by_registered_rules(tiny):
     claims = {c.id: c for c in ch.claims(tiny)}
     assert set(claims) == {"updates.alpha.mlp_medium.stage1", "updates.alpha.mlp_medium.stage2",
                            "updates.alpha_stable.mlp_medium", "updates.family.mlp_medium.stage1",
-                           "updates.family.mlp_medium.stage2", "updates.adam_cutoff"}
-    for stage in ("stage1", "stage2"):
+                           "updates.family.mlp_medium.stage2", "updates.adam_bound", "updates.adam_cutoff"}
+    r = tiny.runs["mlp-medium"]
+    for w, stage in enumerate(("stage1", "stage2")):
         c = claims[f"updates.alpha.mlp_medium.{stage}"]
-        assert c.kind == "reproduction" and c.rule == "heavy_in_range"
+        assert c.kind == "reproduction" and c.rule == "heavy_in_range" and "x_max/60" in c.statement
         (inp,) = c.detail["rule_inputs"]["stages"]
         lo, hi = inp["ci"]
-        assert lo <= inp["alpha"] <= hi and inp["decades"] > 0     # the interval holds the KS-x_min estimate
+        assert lo <= inp["alpha"] <= hi and inp["decades"] > 0     # the interval holds the paper-range estimate
+        assert inp["alpha"] == r.paper_fits[w].alpha and inp["ks_alpha"] == r.fits[w].alpha
         assert claims[f"updates.family.mlp_medium.{stage}"].verdict is None
-    adam = claims["updates.adam_cutoff"]
-    assert adam.rule == "adam_cutoff" and adam.kind == "reproduction"
+    stable = claims["updates.alpha_stable.mlp_medium"]
+    assert stable.rule == "exponent_stable" and stable.detail["n_xmin"] >= 1
+    bound, adam = claims["updates.adam_bound"], claims["updates.adam_cutoff"]
+    assert bound.kind == "check" and bound.rule == "exceeds" and bound.verdict == "agrees"
+    assert adam.rule == "power_law_cutoff" and adam.kind == "reproduction" and "Differences" in adam.statement
     # Adam's step is bounded (a hard cutoff); the measured value is a bin's upper edge (bins are 2^(1/8) wide)
-    assert all(0 < x <= ch.ADAM_BOUND * 2 ** (1 / 8) for x in adam.detail["adam_max_update_over_lr"])
+    assert all(0 < x <= ch.ADAM_BOUND * 2 ** (1 / 8) for x in bound.detail["adam_max_update_over_lr"])
     assert tiny.runs["mlp-medium"].train_cfg.normalize == "pm1" and tiny.runs["mlp-medium"].train_cfg.lr == 0.1
 
 
 def test_heavy_in_range_needs_both_heavier_than_exponential_and_3_to_5():
     ok = dict(ci=(3.6, 4.1), R_exp=900.0, p_exp=1e-9, decades=2.0)
     assert ch.heavy_in_range([ok]).verdict == "agrees"
-    # sigmoid/Xavier-like: heavy-tailed but α ≈ 8–10 must not agree
+    # sigmoid/Xavier-like: heavy-tailed but α far above 5 must not agree
     assert ch.heavy_in_range([ok, dict(ok, ci=(8.1, 9.7))]).verdict == "differs"
     assert ch.heavy_in_range([dict(ok, R_exp=-50.0)]).verdict == "differs"
     assert ch.heavy_in_range([dict(ok, p_exp=0.5)]).verdict == "inconclusive"
     assert ch.heavy_in_range([dict(ok, ci=(4.5, 5.5))]).verdict == "inconclusive"
     assert ch.heavy_in_range([dict(ok, decades=0.5)]).verdict == "inconclusive"
     assert ch.heavy_in_range([ok], standin=True).verdict == "not measured"
+    # a fit on its search bound, or on < 1 decade, cannot differ either (the guards come first)
+    assert ch.heavy_in_range([dict(ok, ci=(11.9, 12.0), at_bound=True)]).verdict == "inconclusive"
+    assert ch.heavy_in_range([dict(ok, ci=(8.1, 9.7), decades=0.4)]).verdict == "inconclusive"
+    assert ch.heavy_in_range([dict(ok, R_exp=-50.0, decades=0.4)]).verdict == "inconclusive"
+    # full-batch (Fig S6): heavier than exponential only, whatever α
+    assert ch.heavier_than_exponential([dict(ok, ci=(8.1, 9.7))]).verdict == "agrees"
+    assert ch.heavier_than_exponential([dict(ok, R_exp=-50.0)]).verdict == "differs"
 
 
-def test_tail_curvature_tells_a_cutoff_from_a_power_law():
+def _cutoff_inputs(x: np.ndarray) -> list[dict]:
+    """power_law_cutoff's inputs for planted samples, through the chapter's own fits."""
     edges = bin_edges()
-    pl = fitting.sample_pareto(3.0, 300_000, xmin=1e-4, seed=2)
-    cut = pl[pl < 1e-3]                                        # the same tail, truncated a decade up
-    c_pl, s_pl = ch.tail_curvature(edges, np.histogram(pl, bins=edges)[0], 0.05)
-    c_cut, s_cut = ch.tail_curvature(edges, np.histogram(cut, bins=edges)[0], 0.05)
-    assert abs(c_pl) < 0.1 and c_cut < c_pl - 0.3 and s_cut < s_pl
-    assert ch.adam_cutoff(c_cut, c_pl, s_cut, s_pl).verdict == "agrees"
+    counts = np.histogram(x, bins=edges)[0]
+    e, c = ch.trim(edges, counts)
+    f = fitting.fit_powerlaw_binned(e, c)
+    run = ch.RunAnalysis(key="x", label="x", figure="", train_cfg=None, dataset="", standin=False, windows=((0, 1),),
+                         stats=SimpleNamespace(histogram=lambda w: (edges, counts)), losses=None, diverged=False,
+                         n_params=0, test_acc=0.0, n_test=0, n_train=0, n_classes=10, fits=[f], paper_fits=[None],
+                         ls=[None], scans=[ch.alpha_vs_xmin(e, c)], errors=[None])
+    return [{"x_max": ch.largest_update(edges, counts), "tails": ch.cutoff_tails(run, 0)}]
+
+
+def test_two_pure_power_laws_are_not_a_cutoff():
+    # the reviewer's counter-example to the old rule: a steeper power law "ends sooner" but is not cut off
+    for alpha in (4.0, 6.0):
+        pl = fitting.sample_pareto(alpha, 2_000_000, xmin=1e-4, seed=int(alpha))
+        assert ch.power_law_cutoff(_cutoff_inputs(pl)).verdict == "differs"
+    # the same α = 4 tail truncated well below where its largest draw would lie is a cutoff
+    pl = fitting.sample_pareto(4.0, 2_000_000, xmin=1e-4, seed=4)
+    assert ch.power_law_cutoff(_cutoff_inputs(pl[pl < 1e-3])).verdict == "agrees"
+
+
+def test_exponent_stable_interval_and_guards():
+    assert ch.exponent_stable(0.1, (-0.2, 0.4), decades=2.0).verdict == "agrees"
+    assert ch.exponent_stable(0.1, (-0.2, 0.4), decades=0.5).verdict == "inconclusive"
+    assert ch.exponent_stable(1.5, (1.1, 1.9), decades=2.0, at_bound=True).verdict == "inconclusive"
+    assert ch.exponent_stable(0.1, (-0.9, 1.1), decades=2.0).verdict == "inconclusive"
+    assert ch.exponent_stable(1.5, (1.1, 1.9), decades=2.0).verdict == "differs"
+
+
+def test_paper_range_fit_recovers_a_planted_alpha():
+    edges = bin_edges()
+    x = fitting.sample_pareto(2.7, 2_000_000, xmin=1e-4, seed=5)
+    counts = np.histogram(x, bins=edges)[0]
+    f = ch.paper_range_fit(edges, counts, 60)
+    e, _ = ch.trim(edges, counts)
+    assert abs(np.log10(e[-1] / 60 / f.xmin)) < 0.05                # x_min at x_max / 60
+    assert f.alpha == pytest.approx(2.7, abs=3 * f.alpha_se + 0.05)
 
 
 def test_equal_tail_fraction_and_xmin_scan():
@@ -73,8 +118,17 @@ def test_equal_tail_fraction_and_xmin_scan():
 
 
 def test_moderate_lr_rule_uses_binomial_errors():
-    assert ch.moderate_lr_best([0.001, 0.1, 1.0], [0.90, 0.901, 0.2], 1000, True).verdict == "inconclusive"
-    assert ch.moderate_lr_best([0.1, 1.0], [0.9, 0.8], 1000, True).verdict == "not measured"
+    assert ch.moderate_lr_best([0.001, 0.1, 1.0], [0.90, 0.901, 0.2], 1000).verdict == "inconclusive"
+    assert ch.moderate_lr_best([0.1, 1.0], [0.9, 0.8], 1000).verdict == "not measured"
+
+
+def test_lr_sweep_reproduction_and_a_diverged_end():
+    assert ch.heavy_at_moderate_lr("heavy", ["not heavy", "not heavy"]).verdict == "agrees"
+    assert ch.heavy_at_moderate_lr("heavy", ["heavy", "not heavy"]).verdict == "differs"
+    assert ch.heavy_at_moderate_lr("not heavy", ["not heavy", "not heavy"]).verdict == "differs"
+    assert ch.heavy_at_moderate_lr("heavy", ["unclear", "not heavy"]).verdict == "inconclusive"
+    r = SimpleNamespace(diverged=True, n_classes=10, test_acc=float("nan"))
+    assert ch.sweep_accuracy(r) == pytest.approx(0.1) and ch._heavy_status(r) == "not heavy"
 
 
 def test_windows_scale_and_histograms_are_complete(tiny):
@@ -88,6 +142,8 @@ def test_windows_scale_and_histograms_are_complete(tiny):
     assert ch.stage_windows(paper, "mlp-medium") == ((5000, 10000), (25000, 30000), ch.PAPER_LATE)
     assert ch.train_config(paper, "mlp-medium").dataset == "mnist"
     assert ch.train_config(paper, "transformer-batch-8").batch_size == 8
+    assert ch.train_config(paper, "transformer").batch_size == 8             # the authors' charac-transformer.py
+    assert ch.train_config(paper, "mlp-medium").batch_size == 64
     assert ch.train_config(paper, "transformer").normalize == "none"
 
 
