@@ -7,8 +7,7 @@ import torch
 
 from critnotes.analysis import landscape
 from critnotes.analysis.losses import loss_per_sample
-from critnotes.book.chapters.ruggedness import (both_signs, family_test, fit_scan, landscape_outcome, planted_recovered,
-                                                synthetic_outcome)
+from critnotes.book.chapters.ruggedness import both_signs, family_test, fit_scan, landscape_outcome, planted_recovered
 from critnotes.training.models import build_model
 
 
