@@ -7,7 +7,7 @@ import torch
 
 from critnotes.analysis import landscape
 from critnotes.analysis.losses import loss_per_sample
-from critnotes.book.chapters.ruggedness import family_test, planted_recovered, synthetic_outcome
+from critnotes.book.chapters.ruggedness import both_signs, family_test, fit_scan, landscape_outcome, planted_recovered
 from critnotes.training.models import build_model
 
 
@@ -67,19 +67,47 @@ def test_random_trials_caps_small_layers():
 
 @pytest.mark.parametrize("family", landscape.CURVATURE_FAMILIES)
 def test_synthetic_landscape_recovers_planted_family(family):
-    """Above the common x_min the planted family survives and the wrong one is rejected (decisive)."""
-    vals = landscape.synthetic_scan(landscape.synthetic_curvatures(family, 30_000, seed=4), 0.1, seed=4)
-    t = family_test(vals)
-    assert synthetic_outcome(t, family) == "decisive", (family, t.survivors)
+    """Above the common x_min, for each sign on its own, the planted family survives and the wrong one is
+    rejected (decisive); at δ = 10 every family, exponential included."""
+    vals = landscape.synthetic_scan(landscape.synthetic_curvatures(family, 30_000, seed=4), 10.0, seed=4)
+    tests = [family_test(row) for row in vals]
+    assert landscape_outcome(tests, family, delta=10.0) == "decisive", (family, [t.survivors for t in tests])
     if family == "power_law":      # a bounded factor |2xδ ± δ²| keeps the planted tail exponent
-        assert t.alpha == pytest.approx(2.5, abs=0.15) and not t.at_bound
+        assert all(t.alpha == pytest.approx(2.5, abs=0.15) and not t.at_bound for t in tests)
+
+
+def test_small_delta_exponential_curvatures_need_only_reject_the_power_law():
+    """Audit: at δ = 0.1, |Δf| = c·|2xδ ± δ²| is a mixture of exponentials; at D = 1e5 the log-normal beats the
+    exponential and the old check 'failed' by construction.  Only the power law must be rejected there."""
+    vals = landscape.synthetic_scan(landscape.synthetic_curvatures("exponential", 100_000, seed=0), 0.1, seed=0)
+    tests = [family_test(row) for row in vals]
+    assert all("power_law" not in t.survivors for t in tests)
+    assert landscape_outcome(tests, "exponential", delta=0.1) == "decisive"
+
+
+def test_signs_are_tested_separately():
+    """Audit: |ΔL(+ε)| and |ΔL(−ε)| of one parameter are nearly equal, so pooling counts each parameter
+    twice (Vuong's z × √2).  fit_scan tests each sign on its own; both must agree."""
+    rng = np.random.default_rng(0)
+    e = rng.exponential(1.0, 4000)
+    same = fit_scan(np.stack([e, -e * (1 + 1e-3 * rng.standard_normal(4000))]))
+    assert [t.n_tail for t in same.signs] == [400, 400] and same.test.n_tail == 800
+    pooled_p = same.test.comparisons["power_law_vs_exponential"][1]
+    assert all(t.comparisons["power_law_vs_exponential"][1] >= pooled_p for t in same.signs)
+    mixed = fit_scan(np.stack([e, landscape.synthetic_curvatures("power_law", 4000, seed=1)]))
+    v = both_signs(*(x for t in mixed.signs for x in (t.favoured, t.decisive)), expected="exponential")
+    assert v.verdict == "inconclusive"
+    assert both_signs("exponential", True, "exponential", True, "exponential").verdict == "agrees"
+    assert both_signs("power_law", True, "power_law", True, "exponential").verdict == "differs"
+    assert both_signs("exponential", True, "exponential", False, "exponential").verdict == "inconclusive"
+    with pytest.raises(ValueError, match="rows"):
+        fit_scan(e)
 
 
 def test_validation_can_fail():
-    """The check says 'rejected' when the planted family loses: exponential data judged as a planted power law."""
+    """The check says 'failed' when the planted family loses: exponential data judged as a planted power law."""
     vals = landscape.synthetic_scan(landscape.synthetic_curvatures("exponential", 30_000, seed=5), 10.0, seed=5)
-    t = family_test(vals)
-    assert synthetic_outcome(t, "power_law") == "failed"
+    assert landscape_outcome([family_test(row) for row in vals], "power_law") == "failed"
     assert planted_recovered(["decisive", "failed"]).verdict == "differs"
     assert planted_recovered(["decisive", "undecided"]).verdict == "inconclusive"
     with pytest.raises(ValueError, match="non-zero values"):

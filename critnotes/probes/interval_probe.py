@@ -8,14 +8,15 @@ import dataclasses
 import numpy as np
 import torch
 
-from critnotes.analysis.intervals import IntervalStats
+from critnotes.analysis.intervals import N_GROUPS, IntervalStats
 from critnotes.probes.base import Probe, Run
 
 
 @dataclasses.dataclass(frozen=True)
 class IntervalProbe(Probe):
     """Probe: per parameter, the step of its last |Δw| ≥ θ event, for several θ at once; every new
-    interval goes into an integer histogram on the training device (paper 002, Fig 5)."""
+    interval goes into an integer histogram per parameter group (index mod ``N_GROUPS``) on the training
+    device, and the events of each step are counted (the event-time profile) (paper 002, Fig 5)."""
 
     thresholds: tuple[float, ...] = ()
     window: tuple[int, int] = (0, 30_000)
@@ -34,7 +35,8 @@ class IntervalProbe(Probe):
         object.__setattr__(self, "_state", {
             "last": torch.full((k, n), -1, dtype=torch.int32, device=dev),
             "n_ev": torch.zeros((k, n), dtype=torch.int32, device=dev),
-            "hist": torch.zeros(k * (b - a), dtype=torch.int64, device=dev),
+            "hist": torch.zeros(k * N_GROUPS * (b - a), dtype=torch.int64, device=dev),
+            "profile": torch.zeros((k, b - a), dtype=torch.int64, device=dev),
             "buf": torch.empty(n, dtype=run.flat.dtype, device=dev)})
 
     def on_update(self, t: int, delta: torch.Tensor, run: Run) -> None:
@@ -45,17 +47,22 @@ class IntervalProbe(Probe):
             if idx.numel() == 0:
                 continue
             prev = st["last"][i, idx]
-            gaps = (t - prev[prev >= 0]).long()
-            st["hist"].index_add_(0, gaps + i * length, torch.ones_like(gaps))
+            seen = prev >= 0
+            gaps = (t - prev[seen]).long()
+            slot = (i * N_GROUPS + idx[seen] % N_GROUPS) * length
+            st["hist"].index_add_(0, gaps + slot, torch.ones_like(gaps))
+            st["profile"][i, t - self.window[0]] += idx.numel()
             st["last"][i, idx] = t
             st["n_ev"][i, idx] += 1
 
     def finish(self, run: Run) -> IntervalStats:
         st, k = self._state, len(self.thresholds)
+        group = np.arange(run.flat.numel()) % N_GROUPS
         return IntervalStats(
             thresholds=np.array(self.thresholds, dtype=float), window=tuple(self.window),
-            counts=st["hist"].view(k, -1).cpu().numpy(),
-            events_per_param=[np.bincount(r) for r in st["n_ev"].cpu().numpy()], n_params=run.flat.numel())
+            group_counts=st["hist"].view(k, N_GROUPS, -1).cpu().numpy(),
+            group_events=[[np.bincount(r[group == g]) for g in range(N_GROUPS)] for r in st["n_ev"].cpu().numpy()],
+            profile=st["profile"].cpu().numpy(), n_params=run.flat.numel())
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,7 @@ from critnotes.book.chapters import summarize
 from critnotes.book.plotting import PALETTE, axes
 from critnotes.book.profiles import chapter_config
 from critnotes.book.results import Claim
-from critnotes.book.verdicts import Verdict, rule
+from critnotes.book.verdicts import Verdict, family, rule
 from critnotes.training import cache
 from critnotes.training.data import load_dataset
 from critnotes.training.device import resolve_device
@@ -30,11 +30,14 @@ CHAPTER = "ruggedness"
 PAPER_FAMILY = {0.01: "exponential", 1.0: "power_law"}
 OTHER = {"exponential": "power_law", "power_law": "exponential"}
 #: per planted curvature family: the family a correct method must keep, and the wrong one it must reject.
-#: A Gaussian is not among the three candidates: no family must be kept, but the power law must go.
+#: A Gaussian is not among the three candidates: no family must be kept, but the power law must go
+#: (see :func:`expected_family` for exponential curvatures at small δ).
 EXPECTED_FAMILY = {"gaussian": None, "power_law": "power_law", "exponential": "exponential",
                    "lognormal": "lognormal"}
 WRONG_FAMILY = {"gaussian": "power_law", "power_law": "exponential", "exponential": "power_law",
                 "lognormal": "exponential"}
+#: the paper's training-set size and batch: full MNIST, 60,000 images of batch 64 → steps per epoch
+PAPER_STEPS_PER_EPOCH = 60_000 // 64
 #: the power-law exponent's search range (a fit on its end is flagged, never read as an exponent)
 ALPHA_RANGE = (1.0, 12.0)
 FAMILIES = ("exponential", "power_law", "lognormal")
@@ -63,7 +66,7 @@ class RuggednessConfig:
 
 
 PROFILES = {
-    "ci": RuggednessConfig(n_train=1000, epochs=(2, 4), eps_grid=(0.01, 0.1, 1.0), per_layer=80,
+    "ci": RuggednessConfig(n_train=1000, epochs=(2, 4), eps_grid=(0.01, 0.1, 1.0), per_layer=250,
                            synthetic_D=10_000, synthetic_replicates=1),
     "quick": RuggednessConfig(per_layer=1000),
     "paper": RuggednessConfig(dataset="mnist"),
@@ -130,10 +133,13 @@ def family_test(values, tail_quantile: float = 0.9, p_threshold: float = 0.1) ->
 
 @dataclasses.dataclass(frozen=True)
 class ScanFit:
-    """Fits of one scan's |ΔL| pooled over ±ε (exact zeros — flat directions — dropped and counted):
-    the family test above the common x_min and the paper's least-squares readings (semi-log line on
-    linear bins; log-log line on log bins above x_min)."""
+    """Fits of one scan's |ΔL| (exact zeros — flat directions — dropped and counted): the family test of
+    each sign (``signs``: +ε, −ε; the verdicts use these, since |ΔL(+ε)| and |ΔL(−ε)| of one parameter are
+    nearly the same number and pooling them would count each parameter twice), the test of both signs
+    pooled (``test``: only the drawn lines) and the paper's least-squares readings on the pooled values
+    (semi-log line on linear bins; log-log line on log bins above x_min)."""
 
+    signs: tuple[FamilyTest, FamilyTest]
     test: FamilyTest
     ls_semilog: fitting.LineFit
     ls_loglog: fitting.LineFit
@@ -152,7 +158,7 @@ class RuggednessResults:
     fits: dict                 # (epoch, eps) → ScanFit
     sensitivity: dict          # eps → ScanFit of the last epoch trained with cfg.sensitivity_normalize
     params: dict               # layer name → parameter values of the last checkpoint (Fig S15)
-    synthetic: dict            # (family, δ) → {"values": (2, D) |Δf| of replicate 0, "tests": [FamilyTest]}
+    synthetic: dict            # (family, δ) → {"values": (2, D) |Δf| of replicate 0, "tests": [(FamilyTest +δ, −δ)]}
     dataset: str
 
     def eps_values(self, epoch: int | None = None) -> list[float]:
@@ -178,12 +184,16 @@ def semilog_slope(samples, bins: int = 40) -> fitting.LineFit:
 
 
 def fit_scan(dL: np.ndarray, tail_quantile: float = 0.9, p_threshold: float = 0.1) -> ScanFit:
-    """:class:`ScanFit` of one scan (signed ΔL, any shape)."""
-    v = np.abs(np.asarray(dL, dtype=float)).ravel()
+    """:class:`ScanFit` of one scan (signed ΔL, shape (2, trials): +ε, −ε)."""
+    d = np.asarray(dL, dtype=float)
+    if d.ndim != 2 or d.shape[0] != 2:
+        raise ValueError(f"dL must be (2, trials): rows +ε and −ε, got shape {d.shape}")
+    v = np.abs(d).ravel()
     pos = v[v > 0]
     test = family_test(pos, tail_quantile, p_threshold)
     x, p = fitting.log_binned_density(pos)
-    return ScanFit(test=test, ls_semilog=semilog_slope(pos),
+    return ScanFit(signs=tuple(family_test(row, tail_quantile, p_threshold) for row in np.abs(d)), test=test,
+                   ls_semilog=semilog_slope(pos),
                    ls_loglog=fitting.loglog_fit(x, p, xrange=(test.xmin, None)),
                    zero_fraction=float(1 - pos.size / v.size), n=int(v.size))
 
@@ -227,7 +237,7 @@ def run(cfg: RuggednessConfig, device=None, progress: bool = True) -> Ruggedness
                 seed = cfg.seed + 1000 * rep
                 c = landscape.synthetic_curvatures(fam, cfg.synthetic_D, seed, alpha=cfg.synthetic_alpha)
                 vals = landscape.synthetic_scan(c, delta, seed)
-                tests.append(family_test(vals, **fit))
+                tests.append(tuple(family_test(row, **fit) for row in vals))
                 if rep == 0:
                     first = vals
             synthetic[(fam, delta)] = {"values": first, "tests": tests}
@@ -241,17 +251,36 @@ def run(cfg: RuggednessConfig, device=None, progress: bool = True) -> Ruggedness
                              synthetic=synthetic, dataset=cfg.dataset)
 
 
-def synthetic_outcome(test: FamilyTest, family: str, p_threshold: float = 0.1) -> str:
-    """One synthetic landscape judged: ``"failed"`` (the planted family is beaten, or only the wrong
-    family of :data:`WRONG_FAMILY` survives), ``"at_bound"`` (planted power law whose exponent sits on its
-    search bound), ``"decisive"`` (the planted family survives and the wrong one is rejected) or
-    ``"undecided"`` (the wrong one survives too)."""
-    expected = EXPECTED_FAMILY[family]
+def expected_family(family: str, delta: float) -> str | None:
+    """The family a synthetic landscape must keep: the planted one, except exponential curvatures at small δ,
+    where |Δf| = c·|2xδ ± δ²| is a *mixture* of exponentials (the factor is spread over [0, 2δ + δ²]), so only
+    the power law must be rejected (as for Gaussian curvatures)."""
+    if family == "exponential" and delta < 1:
+        return None
+    return EXPECTED_FAMILY[family]
+
+
+def synthetic_outcome(test: FamilyTest, family: str, p_threshold: float = 0.1, delta: float = 10.0) -> str:
+    """One sign of one synthetic landscape judged: ``"failed"`` (the expected family of
+    :func:`expected_family` is beaten, or only the wrong family of :data:`WRONG_FAMILY` survives),
+    ``"at_bound"`` (planted power law whose exponent sits on its search bound), ``"decisive"`` (the expected
+    family survives and the wrong one is rejected) or ``"undecided"`` (the wrong one survives too)."""
+    expected = expected_family(family, delta)
     if (expected is not None and expected not in test.survivors) or test.survivors == (WRONG_FAMILY[family],):
         return "failed"
     if family == "power_law" and test.at_bound:
         return "at_bound"
     return "decisive" if WRONG_FAMILY[family] not in test.survivors else "undecided"
+
+
+def landscape_outcome(tests, family: str, p_threshold: float = 0.1, delta: float = 10.0) -> str:
+    """Both signs of one landscape: ``failed`` / ``at_bound`` if either sign is, ``decisive`` if both are,
+    else ``undecided``."""
+    o = [synthetic_outcome(t, family, p_threshold, delta) for t in tests]
+    for worst in ("failed", "at_bound"):
+        if worst in o:
+            return worst
+    return "decisive" if all(x == "decisive" for x in o) else "undecided"
 
 
 @rule(agrees=dict(outcomes=["decisive", "decisive"]), differs=dict(outcomes=["decisive", "failed"]))
@@ -268,27 +297,58 @@ def planted_recovered(outcomes: list[str]) -> Verdict:
                                    f"(the others undecided or at the exponent's bound)")
 
 
+@rule(agrees=dict(plus="exponential", plus_decisive=True, minus="exponential", minus_decisive=True,
+                  expected="exponential"),
+      differs=dict(plus="power_law", plus_decisive=True, minus="power_law", minus_decisive=True,
+                   expected="exponential"))
+def both_signs(plus: str | None, plus_decisive: bool, minus: str | None, minus_decisive: bool,
+               expected: str) -> Verdict:
+    """The paper's family "consistent across both positive and negative perturbations": the
+    :func:`~critnotes.book.verdicts.family` rule (``expected`` against :data:`OTHER`) on +ε and on −ε
+    separately; ``agrees`` / ``differs`` only when both signs say so, else ``inconclusive``."""
+    v = [family(f, expected, (OTHER[expected],), d) for f, d in ((plus, plus_decisive), (minus, minus_decisive))]
+    if v[0].verdict == v[1].verdict:
+        return Verdict(v[0].verdict, f"both signs: {v[0].reason}")
+    return Verdict("inconclusive" if "not measured" not in (v[0].verdict, v[1].verdict) else "not measured",
+                   f"+ε: {v[0].verdict} ({v[0].reason}); −ε: {v[1].verdict} ({v[1].reason})")
+
+
 def _setting(res: RuggednessResults, normalize: str) -> str:
     return (f"{res.cfg.model} on {res.dataset}, inputs {normalize!r}, {len(res.trials):,} distinct parameters "
             f"× 2 signs, whole training set; families compared above the common x_min = the "
             f"{res.cfg.tail_quantile:g} quantile of the non-zero |ΔL|")
 
 
+def _epochs(res: RuggednessResults, ep: int) -> str:
+    """An epoch count with its SGD steps here and in the paper (full MNIST, batch 64)."""
+    return (f"{ep} epochs = {res.runs[ep]['steps']:,} SGD steps on {res.dataset} "
+            f"(paper: {ep} epochs of full MNIST = {ep * PAPER_STEPS_PER_EPOCH:,} steps)")
+
+
 def _family_claim(cid: str, res: RuggednessResults, ep: int, eps: float, f: ScanFit, normalize: str) -> Claim:
     expected = PAPER_FAMILY[eps]
-    t = f.test
-    return Claim.judged(
-        cid, statement=(f"|ΔL| under ±ε={eps:g} single-parameter perturbations after {ep} epochs follows "
-                        f"{'an exponential' if expected == 'exponential' else 'a power law'} rather than "
-                        f"{'a power law' if expected == 'exponential' else 'an exponential'} "
-                        f"({_setting(res, normalize)}; paper: full MNIST, 25,000 trials)"),
-        paper=expected, measured=t.favoured if t.decisive else f"undecided ({t.favoured} ahead)",
-        rule="family", expected=expected, alternatives=(OTHER[expected],), favoured=t.favoured, decisive=t.decisive,
-        detail={"survivors": list(t.survivors), "comparisons": t.comparisons, "alpha_mle": t.alpha,
-                "alpha_se": t.alpha_se, "at_bound": t.at_bound, "xmin": t.xmin, "n_tail": t.n_tail,
-                "exp_rate_mle": t.exp_rate, "ls_semilog_r2": f.ls_semilog.r2, "ls_loglog_alpha": -f.ls_loglog.slope,
-                "ls_loglog_r2": f.ls_loglog.r2, "zero_fraction": f.zero_fraction, "normalize": normalize,
-                "train_acc": res.runs[ep]["train_acc"], "steps": res.runs[ep]["steps"]})
+    tp, tm = f.signs
+    light = (" — here this means only: lighter-tailed than a power law above the x_min (a Gaussian-curvature "
+             "landscape passes too)") if expected == "exponential" else ""
+    statement = (f"|ΔL| under +ε and under −ε = {eps:g} single-parameter perturbations after {_epochs(res, ep)} "
+                 f"follows {'an exponential' if expected == 'exponential' else 'a power law'} rather than "
+                 f"{'a power law' if expected == 'exponential' else 'an exponential'}, each sign tested on its own"
+                 f"{light} ({_setting(res, normalize)}; paper: full MNIST, 25,000 trials)")
+    measured = {s: (t.favoured if t.decisive else f"undecided ({t.favoured} ahead)")
+                for s, t in (("+eps", tp), ("-eps", tm))}
+    detail = {"survivors": {"+eps": list(tp.survivors), "-eps": list(tm.survivors)},
+              "comparisons": {"+eps": tp.comparisons, "-eps": tm.comparisons},
+              "alpha_mle": {"+eps": tp.alpha, "-eps": tm.alpha}, "alpha_se": {"+eps": tp.alpha_se, "-eps": tm.alpha_se},
+              "at_bound": tp.at_bound or tm.at_bound, "xmin": {"+eps": tp.xmin, "-eps": tm.xmin},
+              "n_tail": {"+eps": tp.n_tail, "-eps": tm.n_tail}, "ls_semilog_r2": f.ls_semilog.r2,
+              "ls_loglog_alpha": -f.ls_loglog.slope, "ls_loglog_r2": f.ls_loglog.r2, "zero_fraction": f.zero_fraction,
+              "normalize": normalize, "train_acc": res.runs[ep]["train_acc"], "steps": res.runs[ep]["steps"]}
+    if normalize != res.cfg.normalize:
+        return Claim(cid, statement + f" — a sensitivity row: inputs {normalize!r}, not the paper code's "
+                                      f"{res.cfg.normalize!r}", None, measured, kind="finding",
+                     detail={**detail, "paper": expected})
+    return Claim.judged(cid, statement, expected, measured, "both_signs", detail=detail, plus=tp.favoured,
+                        plus_decisive=tp.decisive, minus=tm.favoured, minus_decisive=tm.decisive, expected=expected)
 
 
 def claims(res: RuggednessResults) -> list[Claim]:
@@ -309,8 +369,11 @@ def claims(res: RuggednessResults) -> list[Claim]:
         id=f"{CHAPTER}.alpha.eps{big:g}.epoch{ep_last}", kind="finding",
         statement="power-law exponent of |ΔL| at large ε above the common x_min (the paper's number was lost "
                   "in the text extraction, so there is no value to compare)",
-        paper=None, measured={"mle": f.test.alpha, "mle_se": f.test.alpha_se, "ls": -f.ls_loglog.slope},
-        detail={"at_bound": f.test.at_bound, "xmin": f.test.xmin, "ls_r2": f.ls_loglog.r2, "n_tail": f.test.n_tail}))
+        paper=None, measured={"mle_plus": f.signs[0].alpha, "mle_plus_se": f.signs[0].alpha_se,
+                              "mle_minus": f.signs[1].alpha, "mle_minus_se": f.signs[1].alpha_se,
+                              "ls": -f.ls_loglog.slope},
+        detail={"at_bound": f.signs[0].at_bound or f.signs[1].at_bound, "xmin": [t.xmin for t in f.signs],
+                "ls_r2": f.ls_loglog.r2, "n_tail": [t.n_tail for t in f.signs]}))
     allp = np.abs(np.concatenate(list(res.params.values())))
     out.append(Claim(
         id=f"{CHAPTER}.parameter_range.epoch{ep_last}", kind="finding",
@@ -321,17 +384,20 @@ def claims(res: RuggednessResults) -> list[Claim]:
                               f"frac_above_{max(cfg.eps):g}": float(np.mean(allp > max(cfg.eps)))},
         detail={"n_params": int(allp.size)}))
     for (fam, delta), syn in res.synthetic.items():
-        outcomes = [synthetic_outcome(t, fam, cfg.p_threshold) for t in syn["tests"]]
+        outcomes = [landscape_outcome(t, fam, cfg.p_threshold, delta) for t in syn["tests"]]
+        keep = expected_family(fam, delta)
+        mixture = " (at small δ exponential curvatures give a mixture of exponentials: only the power law must go)" \
+            if fam == "exponential" and keep is None else ""
         out.append(Claim.judged(
             f"{CHAPTER}.synthetic.{fam}.delta{delta:g}", kind="check",
             statement=(f"D={cfg.synthetic_D:,} paraboloids with {fam} curvatures, coordinates moved by ±{delta:g}: "
-                       f"{EXPECTED_FAMILY[fam] or 'a light tail'} kept and {WRONG_FAMILY[fam]} rejected above the "
-                       f"common x_min, "
-                       f"in each of {len(outcomes)} landscapes"),
-            paper=EXPECTED_FAMILY[fam] or f"not {WRONG_FAMILY[fam]}", measured={o: outcomes.count(o) for o in sorted(set(outcomes))},
+                       f"{keep or 'a light tail'} kept and {WRONG_FAMILY[fam]} rejected above the common x_min, "
+                       f"for +δ and for −δ, in each of {len(outcomes)} landscapes{mixture}"),
+            paper=keep or f"not {WRONG_FAMILY[fam]}", measured={o: outcomes.count(o) for o in sorted(set(outcomes))},
             rule="planted_recovered", outcomes=outcomes,
-            detail={"survivors": [list(t.survivors) for t in syn["tests"]],
-                    "alpha_mle": [t.alpha for t in syn["tests"]], "at_bound": [t.at_bound for t in syn["tests"]]}))
+            detail={"survivors": [[list(t.survivors) for t in pair] for pair in syn["tests"]],
+                    "alpha_mle": [[t.alpha for t in pair] for pair in syn["tests"]],
+                    "at_bound": [[t.at_bound for t in pair] for pair in syn["tests"]]}))
     return out
 
 
@@ -452,16 +518,17 @@ def plot_transition(res: RuggednessResults, ax=None):
     eps = res.eps_values(ep)
     for key, label, col in (("power_law_vs_exponential", "power law vs exponential", PALETTE["stage1"]),
                             ("power_law_vs_lognormal", "power law vs log-normal", PALETTE["stage2"])):
-        r = [res.fits[(ep, e)].test.comparisons[key][0] / res.fits[(ep, e)].test.n_tail for e in eps]
-        ax.semilogx(eps, r, "o-", color=col, label=label)
+        for k, (sign, mk) in enumerate((("+ε", "o-"), ("−ε", "s--"))):
+            r = [res.fits[(ep, e)].signs[k].comparisons[key][0] / res.fits[(ep, e)].signs[k].n_tail for e in eps]
+            ax.semilogx(eps, r, mk, color=col, mfc="none" if k else col, label=f"{label}, {sign}")
     ax.axhline(0, color=PALETTE["null"], lw=0.8)
     for e in eps:
-        surv = res.fits[(ep, e)].test.survivors
+        surv = [x for x in FAMILIES if all(x in t.survivors for t in res.fits[(ep, e)].signs)]
         ax.annotate("/".join(x.replace("_law", "") for x in surv), (e, 0), fontsize=6, rotation=90,
                     xytext=(0, 4), textcoords="offset points", ha="center")
     ax.set_xlabel("perturbation ε")
     ax.set_ylabel("log-likelihood ratio per tail sample")
-    ax.set_title(f"which family fits |ΔL| ({ep} epochs); text: families not rejected", fontsize=9)
+    ax.set_title(f"which family fits |ΔL| ({ep} epochs); text: families rejected for neither sign", fontsize=9)
     ax.legend(fontsize=7)
     return fig
 
@@ -484,12 +551,13 @@ def plot_synthetic(res: RuggednessResults, *, delta: float | None = None, ax=Non
                            "o", ms=3, color=PALETTE["stage2"])
         x, p = fitting.log_binned_density(v)
         axs[1, j].loglog(x, p, "o", ms=3, color=PALETTE["stage2"])
-        t = syn["tests"][0]
+        t = syn["tests"][0][0]
         for a in axs[:, j]:
             a.axvline(t.xmin, color=PALETTE["null"], ls=":", lw=0.8)
             a.set_xlabel("|Δf| (function change)")
-        axs[0, j].set_title(f"planted: {fam}, δ={delta:g}\nnot rejected: {', '.join(t.survivors)}\n"
-                            f"→ {synthetic_outcome(t, fam, res.cfg.p_threshold)}", fontsize=8)
+        axs[0, j].set_title(f"planted: {fam}, δ={delta:g}\nnot rejected (+δ): {', '.join(t.survivors)}\n"
+                            f"→ {landscape_outcome(syn['tests'][0], fam, res.cfg.p_threshold, delta)} (both signs)",
+                            fontsize=8)
         axs[0, j].set_ylabel("density (semi-log)")
         axs[1, j].set_ylabel("density (log-log)")
     return fig
@@ -499,17 +567,16 @@ def fit_table(res: RuggednessResults) -> str:
     """One line per (epoch, ε) and the sensitivity setting: zero fraction, common x_min, tail size, MLE α
     (flagged on its bound), likelihood ratios (R, p), the families not rejected, and the paper-style
     least-squares readings."""
-    lines = [f"{'inputs':6} {'epoch':>5} {'eps':>5} {'zeros':>6} {'x_min':>8} {'n_tail':>6} {'alpha':>7} "
+    lines = [f"{'inputs':6} {'epoch':>5} {'eps':>5} {'sign':>4} {'zeros':>6} {'x_min':>8} {'n_tail':>6} {'alpha':>7} "
              f"{'R pl-exp (p)':>16} {'R pl-ln (p)':>16} {'R ln-exp (p)':>16}  {'not rejected':30} "
              f"{'LS semilog r2':>13} {'LS loglog a (r2)':>16}"]
     rows = [(res.cfg.normalize, ep, eps, f) for (ep, eps), f in sorted(res.fits.items())]
     rows += [(res.cfg.sensitivity_normalize, res.cfg.epochs[-1], eps, f) for eps, f in sorted(res.sensitivity.items())]
-    for norm, ep, eps, f in rows:
-        t = f.test
+    for norm, ep, eps, f, sign, t in [(*r, sg, t) for r in rows for sg, t in zip("+-", r[3].signs)]:
 
         def rp(k):
             return f"{t.comparisons[k][0]:8.1f} ({t.comparisons[k][1]:.2g})"
-        lines.append(f"{norm:6} {ep:>5} {eps:>5g} {f.zero_fraction:>6.1%} {t.xmin:>8.2g} {t.n_tail:>6} "
+        lines.append(f"{norm:6} {ep:>5} {eps:>5g} {sign:>4} {f.zero_fraction:>6.1%} {t.xmin:>8.2g} {t.n_tail:>6} "
                      f"{t.alpha:>6.2f}{'*' if t.at_bound else ' '} {rp('power_law_vs_exponential'):>16} "
                      f"{rp('power_law_vs_lognormal'):>16} {rp('lognormal_vs_exponential'):>16}  "
                      f"{'/'.join(t.survivors):30} {f.ls_semilog.r2:>13.3f} "
@@ -518,10 +585,10 @@ def fit_table(res: RuggednessResults) -> str:
 
 
 def synthetic_table(res: RuggednessResults) -> str:
-    """Per planted family and δ: each landscape's outcome, families not rejected and MLE α."""
-    lines = [f"{'planted':12} {'delta':>6}  outcome: not rejected, MLE power-law alpha (per landscape)"]
+    """Per planted family and δ: each landscape's outcome (both signs), families not rejected and MLE α (+δ | −δ)."""
+    lines = [f"{'planted':12} {'delta':>6}  outcome: not rejected, MLE power-law alpha (+δ | −δ, per landscape)"]
     for (fam, delta), syn in res.synthetic.items():
-        reps = "; ".join(f"{synthetic_outcome(t, fam, res.cfg.p_threshold)}: {'/'.join(t.survivors)}, "
-                         f"α={t.alpha:.2f}{'*' if t.at_bound else ''}" for t in syn["tests"])
+        reps = "; ".join(f"{landscape_outcome(pair, fam, res.cfg.p_threshold, delta)}: " + " | ".join(
+            f"{'/'.join(t.survivors)}, α={t.alpha:.2f}{'*' if t.at_bound else ''}" for t in pair) for pair in syn["tests"])
         lines.append(f"{fam:12} {delta:>6g}  {reps}")
     return "\n".join(lines)
