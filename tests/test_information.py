@@ -1,11 +1,14 @@
 """critnotes.analysis.information: MI estimator, leading PC, KL vs Fisher quadratic, max-entropy solver, probes."""
 import numpy as np
 import pytest
+import scipy.stats
 import torch
 from torch import nn
 
 from critnotes.analysis import information as inf
 from critnotes.probes.base import Probe
+from critnotes.analysis.update_stats import bin_edges
+from critnotes.probes.activity import probe_indices
 from critnotes.probes.information_probes import InfoProbe, KLProbe, unit_means, unit_pairing
 from critnotes.training.loop import TrainConfig, train
 
@@ -188,7 +191,16 @@ def test_info_probe_kappa_equals_brute_force_pca():
     assert np.allclose(ws.kappa, brute, atol=1e-3)
     assert np.all((ws.sv_ratio > 0) & (ws.sv_ratio <= 1)) and np.all(np.isfinite(ws.alpha))
     assert rec.mi.shape == (4, 2, 2) and np.all(rec.mi >= 0)
-    assert list(rec.mi_steps) == [9, 19, 29, 39]
+    assert list(rec.mi_steps) == [9, 19, 29, 39] and rec.magnitude is False
+    net, data = res.model(), res.data()
+    probe_x = data.x_train[probe_indices(data.y_train, 50, 0)]
+    d, a = inf.standardize(full[39]), inf.standardize(unit_means(net, probe_x))   # last MI: after the final update
+    assert rec.mi_quantile[-1] == pytest.approx(inf.mutual_information(d, a[unit_pairing(net)["post"]], 50,
+                                                                        binning="quantile"), rel=1e-4)
+    assert rec.mi_shuffled.shape == (4,) and np.all(rec.mi_shuffled >= 0)
+    edges = bin_edges()                                      # window entropy: the window's |Δw| in the fixed log bins
+    counts = np.histogram(np.abs(full[30:40]).ravel(), edges)[0]
+    assert ws.entropy[-1] == pytest.approx(scipy.stats.entropy(counts), rel=1e-6)
 
 
 def test_kl_probe_records_real_updates():
@@ -213,3 +225,17 @@ def test_unit_pairing_and_means_hand_computed():
     h = torch.relu(net[0](x))
     want = torch.cat([x.mean(0), h.mean(0), net[2](h).mean(0)]).detach().double().numpy()
     assert np.allclose(unit_means(net, x), want, atol=1e-6)
+
+
+def test_quantile_binned_mi_ignores_the_tail_shape():
+    """Equal-frequency bins: MI is unchanged by a monotone map that stretches the tail (range bins are not),
+    and is near zero for independent variables."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=50_000)
+    y = x + rng.normal(size=x.size)
+    q = inf.mutual_information(x, y, bins=20, binning="quantile")
+    assert inf.mutual_information(np.exp(3 * x), y, bins=20, binning="quantile") == pytest.approx(q)
+    assert inf.mutual_information(np.exp(3 * x), y, bins=20) < 0.5 * inf.mutual_information(x, y, bins=20)
+    assert inf.mutual_information(x, rng.normal(size=x.size), bins=20, binning="quantile") < 0.01
+    with pytest.raises(ValueError, match="binning"):
+        inf.mutual_information(x, y, binning="log")

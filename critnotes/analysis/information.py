@@ -38,8 +38,12 @@ def standardize(x) -> np.ndarray:
     return (x - x.mean()) / (sd if sd > 0 else 1.0)
 
 
-def _bin_index(x: np.ndarray, bins: int, clip: float | None) -> np.ndarray:
-    """Uniform bins over [min, max] of ``x`` (numpy's default), or over [−clip, clip] of standardised ``x``."""
+def _bin_index(x: np.ndarray, bins: int, clip: float | None, binning: str = "range") -> np.ndarray:
+    """Uniform bins over [min, max] of ``x`` (numpy's default), over [−clip, clip] of standardised ``x``, or
+    (``binning="quantile"``) equal-frequency bins at the quantiles of ``x`` (tied values share a bin)."""
+    if binning == "quantile":
+        edges = np.quantile(x, np.linspace(0, 1, bins + 1))
+        return np.clip(np.searchsorted(edges, x, side="right") - 1, 0, bins - 1)
     if clip is not None:
         x, lo, hi = np.clip(standardize(x), -clip, clip), -clip, clip
     else:
@@ -61,16 +65,21 @@ def _check_pair(x, y, bins: int) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def mutual_information(x, y, bins: int = 32, eps: float = 1e-10, clip: float | None = None) -> float:
+def mutual_information(x, y, bins: int = 32, eps: float = 1e-10, clip: float | None = None,
+                       binning: str = "range") -> float:
     """Histogram estimate of I(x; y) in nats (paper 002 Methods; Fig 3D, S9).
 
     Pairs ``(x_k, y_k)`` fill a ``bins × bins`` joint histogram (uniform bins over each variable's range,
     or over ±``clip`` standard deviations), normalised to p(x, y); ε is added to every probability before
     the log: ``I = Σ p(x,y) ln[(p(x,y)+ε) / ((p(x)+ε)(p(y)+ε))]``.  With range bins the estimate is
-    invariant to standardisation (an affine map); with ``clip`` it is not.
+    invariant to standardisation (an affine map); with ``clip`` it is not.  ``binning="quantile"`` uses
+    equal-frequency bins instead (invariant to any monotone map of each variable, so insensitive to the
+    shape of a heavy tail; our cross-check of the range-binned estimate, not the paper's).
     """
     x, y = _check_pair(x, y, bins)
-    ix, iy = _bin_index(x, bins, clip), _bin_index(y, bins, clip)
+    if binning not in ("range", "quantile"):
+        raise ValueError(f"binning must be 'range' or 'quantile', got {binning!r}")
+    ix, iy = _bin_index(x, bins, clip, binning), _bin_index(y, bins, clip, binning)
     pxy = np.bincount(ix * bins + iy, minlength=bins * bins).reshape(bins, bins) / x.size
     px, py = pxy.sum(1, keepdims=True), pxy.sum(0, keepdims=True)
     return float(np.sum(pxy * np.log((pxy + eps) / ((px + eps) * (py + eps)))))

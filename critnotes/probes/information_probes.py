@@ -10,9 +10,11 @@ import dataclasses
 import numpy as np
 import torch
 
+import scipy.stats
+
 from critnotes.analysis.fitting import fit_powerlaw_binned
-from critnotes.analysis.information import (abs_cosine, fisher_quadratic, histogram_entropy, leading_pc, logits_fn,
-                                            mutual_information, output_kl, standardize)
+from critnotes.analysis.information import (abs_cosine, fisher_quadratic, leading_pc, logits_fn, mutual_information,
+                                            output_kl, standardize)
 from critnotes.analysis.layers import evaluating, find_layers
 from critnotes.analysis.update_stats import bin_edges
 from critnotes.probes.activity import neuron_layers, probe_indices, record_activity
@@ -95,7 +97,8 @@ class KLProbe(Probe):
 @dataclasses.dataclass(frozen=True)
 class WindowSeries:
     """Per PCA window j ≥ 1 of one window length (Fig 3D–E): its end step, κ_j = |cos(PC_{j−1}, PC_j)|,
-    how well PC_j is defined, and the MLE tail exponent of the window's pooled |Δw| entries."""
+    how well PC_j is defined, the MLE tail exponent of the window's pooled |Δw| entries and their entropy in
+    the same fixed global log bins (Fig S12's update entropy, estimated independently of the MI's bins)."""
 
     end: np.ndarray          # step after the window's last update
     kappa: np.ndarray        # |cos| between the leading axes of windows j−1 and j
@@ -104,6 +107,7 @@ class WindowSeries:
     alpha: np.ndarray        # binned power-law MLE exponent of the |Δw| entries of window j (chapter 1's α)
     alpha_se: np.ndarray
     alpha_at_bound: np.ndarray   # the exponent sits on its search bound
+    entropy: np.ndarray      # entropy (nats) of the window's |Δw| entries over the fixed log bins of bin_edges()
 
 
 @dataclasses.dataclass
@@ -113,10 +117,12 @@ class InfoRecord:
     mi_steps: np.ndarray                 # (n,) update steps t at which MI was measured
     bins: tuple[int, ...]
     pairings: tuple[str, ...]
-    mi: np.ndarray                       # (n, n_pairings, n_bins) MI(standardised |Δw_t| (or Δw_t); paired activation)
-    h_update: np.ndarray                 # (n, n_bins) entropy of the binned standardised |Δw_t| (Fig S12)
+    mi: np.ndarray                       # (n, n_pairings, n_bins) MI(standardised Δw_t (or |Δw_t|); paired activation)
+    mi_quantile: np.ndarray              # (n,) the same MI, first pairing, check_bins equal-frequency bins
+    mi_shuffled: np.ndarray              # (n,) the same MI, first pairing, check_bins range bins, pairing shuffled (null)
+    check_bins: int
     kappa: dict[int, WindowSeries]       # window length → per-window series
-    magnitude: bool = True               # MI of |Δw| (the paper's "magnitude of updates") or of signed Δw
+    magnitude: bool = False              # MI of signed Δw (paper 002's released code) or of |Δw|
 
 
 PAIRINGS = ("post", "pre")
@@ -153,12 +159,15 @@ class InfoProbe(Probe):
 
     Pairing of the MI: every weight W[i, j] of a Linear layer is paired with the mean response, over a
     fixed probe batch, of its post-synaptic unit i (``"post"``) or its pre-synaptic unit j (``"pre"``; for
-    the first layer the input pixel); biases with their own unit.  The paper does not say how the
-    P update entries and the M activation entries are paired, so both are recorded.  ``magnitude=True``
-    (default) measures the MI of |Δw| — the paper's "magnitude of updates" — instead of signed Δw.
+    the first layer the input pixel); biases with their own unit.  Paper 002's released code
+    (scripts/validation/mi_gradient.py) pairs post-synaptically with per-digit mean activations; both pairings
+    are recorded.  ``magnitude=False`` (default, the released code) measures the MI of signed Δw,
+    ``True`` that of |Δw| (the text's "magnitude of updates").  Two cross-checks of the range-binned
+    estimate on the first pairing with ``check_bins`` bins: equal-frequency bins, and a null with the
+    activations shuffled across entries (a fixed permutation).
     At each window's end the |Δw| entries of the window are histogrammed in the fixed log bins of
-    :func:`~critnotes.analysis.update_stats.bin_edges` and their tail exponent fitted (binned MLE), so
-    the tail α can be set against MI·κ window by window.
+    :func:`~critnotes.analysis.update_stats.bin_edges`, their tail exponent fitted (binned MLE) — so the tail
+    α can be set against MI·κ window by window — and the entropy of that histogram kept (Fig S12).
     """
 
     steps: int = 20_000
@@ -166,7 +175,8 @@ class InfoProbe(Probe):
     mi_every: int = 50
     bins: tuple[int, ...] = (25, 50, 100)
     pairings: tuple[str, ...] = PAIRINGS
-    magnitude: bool = True
+    magnitude: bool = False
+    check_bins: int = 50
     clip: float | None = None
     n_probe: int = 500
     probe_seed: int = 0
@@ -188,8 +198,10 @@ class InfoProbe(Probe):
                              f"parameter layers {[s.name for s in run.layers]}, Linear layers {list(linears)}")
         x = _probe_inputs(run, self.n_probe, self.probe_seed)
         bufs = {w: torch.empty(w, run.flat.numel(), device=run.device) for w in self.windows}
+        perm = np.random.default_rng(self.probe_seed).permutation(run.flat.numel())
         object.__setattr__(self, "_st", {"pair": unit_pairing(run.model), "x": x, "bufs": bufs, "prev": {}, "mi": [],
-                                         "h": [], "mi_steps": [], "kappa": {w: [] for w in self.windows},
+                                         "checks": [], "perm": perm, "mi_steps": [],
+                                         "kappa": {w: [] for w in self.windows},
                                          "edges": torch.as_tensor(bin_edges(), device=run.device)})
 
     def on_update(self, t: int, delta: torch.Tensor, run: Run) -> None:
@@ -197,12 +209,12 @@ class InfoProbe(Probe):
         for w, buf in st["bufs"].items():
             buf[t % w] = delta
             if t % w == w - 1:
-                fit = self._tail(buf)
+                fit, ent = self._tail(buf)
                 buf.sub_(buf.mean(0, keepdim=True))         # centre in place: no second window in memory
                 lead = leading_pc(buf, center=False, rank=self.pc_rank, niter=self.pc_iter, seed=t)
                 if w in st["prev"]:
                     st["kappa"][w].append((t + 1, abs_cosine(st["prev"][w], lead.axis), lead.explained,
-                                           lead.sv_ratio, fit.alpha, fit.alpha_se, fit.at_bound))
+                                           lead.sv_ratio, fit.alpha, fit.alpha_se, fit.at_bound, ent))
                 st["prev"][w] = lead.axis
         if (t + 1) % self.mi_every == 0:
             d = delta.double().cpu().numpy()
@@ -210,23 +222,28 @@ class InfoProbe(Probe):
             act = standardize(unit_means(run.model, self._st["x"]))
             st["mi"].append([[mutual_information(dw, act[st["pair"][p]], b, clip=self.clip) for b in self.bins]
                              for p in self.pairings])
-            st["h"].append([histogram_entropy(dw, b, clip=self.clip) for b in self.bins])
+            a0 = act[st["pair"][self.pairings[0]]]
+            st["checks"].append((mutual_information(dw, a0, self.check_bins, binning="quantile"),
+                                 mutual_information(dw, a0[st["perm"]], self.check_bins, clip=self.clip)))
             st["mi_steps"].append(t)
 
     def _tail(self, buf: torch.Tensor):
-        """Binned MLE power-law fit of the |Δw| entries of one window (zeros dropped)."""
+        """Binned MLE power-law fit of the |Δw| entries of one window (zeros dropped) and the entropy of their
+        histogram over the fixed log bins."""
         edges = self._st["edges"]
         x = buf.abs().flatten().double()
         x = x[(x >= edges[0]) & (x < edges[-1])]
         counts = torch.bincount(torch.bucketize(x, edges, right=True) - 1, minlength=len(edges) - 1)
-        return fit_powerlaw_binned(edges.cpu().numpy(), counts.cpu().numpy().astype(np.float64))
+        c = counts.cpu().numpy().astype(np.float64)
+        return fit_powerlaw_binned(edges.cpu().numpy(), c), float(scipy.stats.entropy(c)) if c.sum() else np.nan
 
     def finish(self, run: Run) -> InfoRecord:
         st = self._st
         kappa = {}
         for w, rows in st["kappa"].items():
-            cols = [np.array([r[i] for r in rows]) for i in range(7)]
-            kappa[w] = WindowSeries(cols[0].astype(int), *cols[1:6], cols[6].astype(bool))
+            cols = [np.array([r[i] for r in rows]) for i in range(8)]
+            kappa[w] = WindowSeries(cols[0].astype(int), *cols[1:6], cols[6].astype(bool), cols[7])
+        checks = np.array(st["checks"]).reshape(-1, 2)
         return InfoRecord(np.array(st["mi_steps"]), tuple(self.bins), tuple(self.pairings),
-                          np.array(st["mi"]).reshape(-1, len(self.pairings), len(self.bins)),
-                          np.array(st["h"]).reshape(-1, len(self.bins)), kappa, self.magnitude)
+                          np.array(st["mi"]).reshape(-1, len(self.pairings), len(self.bins)), checks[:, 0],
+                          checks[:, 1], self.check_bins, kappa, self.magnitude)
