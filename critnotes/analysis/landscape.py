@@ -153,11 +153,9 @@ def scan(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, trials:
             logits[torch.arange(len(rows), device=rows.device), unit] += change
             return loss_per_sample(loss, logits, y.index_select(0, rows))
         z = pre[li + 1].index_select(0, rows).addcmul_(change[:, None], w_rows[li + 1].index_select(0, unit))
-        for lj in range(li + 1, len(lins)):                      # ^ rank-1 change of layer li+1
-            if lj > li + 1:
-                z = lins[lj](h)
-            h = acts[lj](z) if lj < len(acts) else z
-        return loss_per_sample(loss, h, y.index_select(0, rows))
+        for lj in range(li + 2, len(lins)):                      # ^ rank-1 change of layer li+1
+            z = lins[lj](acts[lj - 1](z))
+        return loss_per_sample(loss, z, y.index_select(0, rows))
 
     chunk = max(1, max_rows // (n * len(signs)))
     for li in np.unique(trials.layer):
