@@ -40,7 +40,7 @@ from critnotes.analysis.records import jsonable
 __all__ = [
     "MIN_TAIL", "PowerLawFit", "fit_powerlaw", "fit_powerlaw_binned", "alpha_scan_binned", "ExponentialFit", "fit_exponential",
     "FamilyFit", "FamilyComparison", "compare_families", "log_binned_density", "ccdf", "LineFit", "linear_fit",
-    "loglog_fit",
+    "loglog_fit", "vuong", "on_bound",
     "sample_pareto",
 ]
 
@@ -106,8 +106,9 @@ class PowerLawFit:
         return d
 
 
-def _on_bound(alpha: float, lo: float, hi: float) -> bool:
-    """Whether a fitted exponent sits on an end of its search range (relative tolerance 1e-6)."""
+def on_bound(alpha: float, lo: float, hi: float) -> bool:
+    """Whether a fitted exponent sits on an end of its search range ``[lo, hi]`` (relative tolerance 1e-6):
+    the search was cut, not converged (:attr:`PowerLawFit.at_bound`)."""
     return bool(abs(alpha - lo) <= 1e-6 * max(lo, 1.0) or abs(alpha - hi) <= 1e-6 * max(hi, 1.0))
 
 
@@ -184,7 +185,7 @@ def _check_histogram(edges, counts) -> tuple[np.ndarray, np.ndarray]:
     return e, c
 
 
-def _vuong(diff: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float]:
+def vuong(diff: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float]:
     """Summed log-likelihood ratio R and Vuong's two-sided p-value (CSN eq. 5.10), from the
     per-observation differences ``diff`` (each weighted by ``weights``, e.g. bin counts)."""
     d = np.asarray(diff, dtype=float)
@@ -298,7 +299,7 @@ def _fit_raw(samples, *, xmin, n_xmin_candidates, discrete, alpha_range, max_sam
     result = PowerLawFit(alpha=alpha, alpha_se=float((alpha - 1.0) / math.sqrt(tail.size)),
                          xmin=float(xmin), ks=float(pl.D), n_tail=int(tail.size),
                          n_total=int(x.size), method="mle-raw", comparisons=comparisons,
-                         n_dropped=n_dropped, details=details, at_bound=_on_bound(alpha, lo, hi))
+                         n_dropped=n_dropped, details=details, at_bound=on_bound(alpha, lo, hi))
     return result, fit
 
 
@@ -503,15 +504,15 @@ def fit_powerlaw_binned(edges, counts, *, xmin=None, alpha_range=(1.0, 12.0)) ->
     rate = _fit_exp_bins(a, b, cc)
     mu, sigma = _fit_lognormal_bins(a, b, cc, alpha)
     comparisons = {
-        "lognormal": _vuong(logp_pl - _lognormal_bin_logp(mu, sigma, a, b)[used], cc[used]),
-        "exponential": _vuong(logp_pl - _exp_bin_logp(rate, a, b)[used], cc[used]),
+        "lognormal": vuong(logp_pl - _lognormal_bin_logp(mu, sigma, a, b)[used], cc[used]),
+        "exponential": vuong(logp_pl - _exp_bin_logp(rate, a, b)[used], cc[used]),
     }
     return PowerLawFit(alpha=float(alpha), alpha_se=float(alpha_se), xmin=float(a[0]),
                        ks=float(ks), n_tail=int(round(cc.sum())), n_total=int(round(c.sum())),
                        method="mle-binned", comparisons=comparisons, n_dropped=0,
                        details={"lognormal": {"mu": mu, "sigma": sigma},
                                 "exponential": {"rate": rate}},
-                       at_bound=_on_bound(float(alpha), lo, hi))
+                       at_bound=on_bound(float(alpha), lo, hi))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -280,11 +280,10 @@ def fit_window_powerlaw(counts: np.ndarray, fit_range: tuple[int, int], window: 
     def nll_pl(a):
         return -float(np.sum(cc * _window_logp(-a * lt, logw)))
 
-    a0, a1 = ALPHA_RANGE
     alpha = optimize.minimize_scalar(nll_pl, bounds=ALPHA_RANGE, method="bounded", options={"xatol": 1e-8}).x
-    p = np.exp(_window_logp(-alpha * lt, logw))
-    info = n * float(np.sum(p * lt ** 2) - np.sum(p * lt) ** 2)        # variance of ln τ under the fit
     logp_pl = _window_logp(-alpha * lt, logw)
+    p = np.exp(logp_pl)
+    info = n * float(np.sum(p * lt ** 2) - np.sum(p * lt) ** 2)        # variance of ln τ under the fit
 
     scale = float(np.sum(cc * (tau - lo)) / n) or 1.0
     lam = np.exp(optimize.minimize_scalar(lambda v: -float(np.sum(cc * _window_logp(-np.exp(v) * tau, logw))),
@@ -305,15 +304,15 @@ def fit_window_powerlaw(counts: np.ndarray, fit_range: tuple[int, int], window: 
     mu, sigma = float(best.x[0]), float(np.exp(best.x[1]))
     logp_ln = _window_logp(-lt - (lt - mu) ** 2 / (2 * sigma ** 2), logw)
     used = cc > 0
-    comparisons = {"lognormal": fitting._vuong((logp_pl - logp_ln)[used], cc[used]),
-                   "exponential": fitting._vuong((logp_pl - logp_ex)[used], cc[used])}
+    comparisons = {"lognormal": fitting.vuong((logp_pl - logp_ln)[used], cc[used]),
+                   "exponential": fitting.vuong((logp_pl - logp_ex)[used], cc[used])}
     ks = float(np.max(np.abs(np.cumsum(cc) / n - np.cumsum(p))))
     return fitting.PowerLawFit(alpha=float(alpha), alpha_se=float(1 / np.sqrt(info)) if info > 0 else float("inf"),
                                xmin=float(lo), ks=ks, n_tail=int(round(n)), n_total=int(round(c[1:].sum())),
                                method="mle-discrete-window", comparisons=comparisons,
                                details={"fit_range": [lo, hi], "window": T, "lognormal": {"mu": mu, "sigma": sigma},
                                         "exponential": {"rate": float(lam)}},
-                               at_bound=bool(min(abs(alpha - a0), abs(alpha - a1)) <= 1e-6 * a1))
+                               at_bound=fitting.on_bound(float(alpha), *ALPHA_RANGE))
 
 
 def fit_intervals(counts: np.ndarray, fit_range: tuple[float, float], linear_width: int = 1,
