@@ -292,7 +292,7 @@ class TailAssessment:
     @property
     def decades(self) -> float | None:
         """log10(x_max / x_min): the range the tail fit covers."""
-        return None if not self.fitted else float(np.log10(self.xmax / self.xmin))
+        return None if not self.fitted else fitting.decades(self.xmin, self.xmax)
 
     @property
     def heavy_tailed(self) -> bool | None:

@@ -40,7 +40,7 @@ from critnotes.analysis.records import jsonable
 __all__ = [
     "MIN_TAIL", "PowerLawFit", "fit_powerlaw", "fit_powerlaw_binned", "alpha_scan_binned", "ExponentialFit", "fit_exponential",
     "FamilyFit", "FamilyComparison", "compare_families", "log_binned_density", "ccdf", "LineFit", "linear_fit",
-    "loglog_fit", "vuong", "on_bound",
+    "loglog_fit", "vuong", "on_bound", "decades",
     "sample_pareto",
 ]
 
@@ -115,6 +115,12 @@ def on_bound(alpha: float, lo: float, hi: float) -> bool:
 # --------------------------------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------------------------------
+def decades(lo: float, hi: float) -> float:
+    """Decades a fit's range ``[lo, hi]`` spans, ``log10(hi / lo)`` (0 for an empty or non-positive range): a
+    tail fit on less than a decade is inconclusive in every chapter."""
+    return float(math.log10(hi / lo)) if lo > 0 and hi > lo else 0.0
+
+
 def _check_alpha_range(alpha_range) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in alpha_range)
