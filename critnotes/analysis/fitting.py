@@ -211,6 +211,13 @@ def vuong(diff: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, f
 # --------------------------------------------------------------------------------------------------
 # raw-sample power law (on top of the `powerlaw` package)
 # --------------------------------------------------------------------------------------------------
+def _ks_sorted(cdf: np.ndarray) -> float:
+    """KS distance between the empirical CDF of sorted continuous samples and the model CDF ``cdf`` at them."""
+    m = cdf.size
+    k = np.arange(m)
+    return float(max(np.max((k + 1) / m - cdf), np.max(cdf - k / m)))
+
+
 def _ks_search_continuous(x: np.ndarray, n_candidates: int, lo: float, hi: float):
     """KS-optimal x_min among candidates on sorted ``x``: data values whose tail sizes are
     log-spaced between len(x) and MIN_TAIL. Uses the closed-form continuous MLE (clipped to
@@ -228,10 +235,7 @@ def _ks_search_continuous(x: np.ndarray, n_candidates: int, lo: float, hi: float
         s = suffix[i] - m * logx[i]
         alpha = 1.0 + m / s if s > 0 else hi
         alpha = min(max(alpha, lo), hi)
-        cdf = -np.expm1((1.0 - alpha) * (logx[i:] - logx[i]))
-        k = np.arange(m)
-        ks = max(np.max((k + 1) / m - cdf), np.max(cdf - k / m))
-        rows.append((x[i], alpha, ks, m))
+        rows.append((x[i], alpha, _ks_sorted(-np.expm1((1.0 - alpha) * (logx[i:] - logx[i]))), m))
     if not rows:
         raise _too_few(n, "usable samples")
     table = np.array(rows)
@@ -563,9 +567,7 @@ def fit_exponential(samples, *, xmin=None) -> ExponentialFit:
         raise ValueError("all tail samples equal xmin: the exponential rate is undefined")
     rate = 1.0 / mean_excess
     m = tail.size
-    cdf = -np.expm1(-rate * (tail - x0))
-    k = np.arange(m)
-    ks = float(max(np.max((k + 1) / m - cdf), np.max(cdf - k / m)))
+    ks = _ks_sorted(-np.expm1(-rate * (tail - x0)))
     return ExponentialFit(rate=rate, rate_se=rate / math.sqrt(m), xmin=x0, ks=ks, loglik=float(m * math.log(rate) - m),
                           n_tail=int(m), n_total=int(x.size), n_dropped=n_dropped)
 
