@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from critnotes.analysis.update_stats import UpdateStats, bin_edges
-from critnotes.probes.base import Probe, Run
+from critnotes.probes.base import Probe, Run, parameter_layers
 
 #: parameter dtypes the hook path records (|Δw| is formed in float32: exact for float16/bfloat16 values)
 HOOK_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
@@ -301,19 +301,14 @@ class UpdateRecorder(Probe):
             raise TypeError(f"attach(model, optimizer) needs an nn.Module and a torch.optim.Optimizer, got "
                             f"{type(model).__name__} and {type(optimizer).__name__}")
         updated = {id(p) for g in optimizer.param_groups for p in g["params"]}
-        seen, params, names, sizes = set(), [], [], []
-        for mname, module in model.named_modules():
-            own = [p for p in module.parameters(recurse=False)
-                   if p.requires_grad and id(p) in updated and id(p) not in seen]
-            if not own:
-                continue
+        params, names, sizes = [], [], []
+        for name, own in parameter_layers(model, keep=lambda p: id(p) in updated):
             for p in own:
                 if p.dtype not in HOOK_DTYPES:
-                    raise TypeError(f"parameter of {mname or 'model'} is {p.dtype}; UpdateRecorder bins float32 "
+                    raise TypeError(f"parameter of {name} is {p.dtype}; UpdateRecorder bins float32 "
                                     f"|Δw| and records float32, float16 or bfloat16 parameters")
-                seen.add(id(p))
-                params.append(p)
-            names.append(mname or "model")
+            params.extend(own)
+            names.append(name)
             sizes.append(sum(p.numel() for p in own))
         if not params:
             raise ValueError(f"no parameter of {type(model).__name__} is both trainable and in the optimizer; "

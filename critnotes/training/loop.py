@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader
 from critnotes.analysis.layers import trainable_parameters
 from critnotes.analysis.losses import LOSSES, evaluate, evaluate_batches, loss_per_sample
 from critnotes.analysis.records import replace_checked
-from critnotes.probes.base import LayerSlice, Probe, Run
+from critnotes.probes.base import LayerSlice, Probe, Run, parameter_layers
 from critnotes.training import cache
 from critnotes.training.data import NORMALIZATIONS, Dataset, load_dataset, resolve_name
 from critnotes.training.device import resolve_device
@@ -173,17 +173,12 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
 def flatten_parameters_(model: nn.Module) -> tuple[torch.Tensor, list[LayerSlice]]:
     """Move all trainable parameters into one contiguous vector; parameters become views into it.
 
-    Layers are the modules that own parameters directly (a Linear's weight and bias form one layer); a
-    tied parameter belongs to the first module that owns it.  Order = :func:`trainable_parameters`.
+    Layers are :func:`~critnotes.probes.base.parameter_layers`.  Order = :func:`trainable_parameters`.
     """
-    params, layers, off, seen = [], [], 0, set()
-    for mname, module in model.named_modules():
-        own = [p for p in module.parameters(recurse=False) if p.requires_grad and id(p) not in seen]
-        if not own:
-            continue
-        seen.update(id(p) for p in own)
+    params, layers, off = [], [], 0
+    for name, own in parameter_layers(model):
         n = sum(p.numel() for p in own)
-        layers.append(LayerSlice(mname or "model", off, off + n))
+        layers.append(LayerSlice(name, off, off + n))
         params.extend(own)
         off += n
     if not params:
