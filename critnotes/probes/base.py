@@ -60,6 +60,13 @@ class Probe:
         return None
 
 
+class AtSteps(Probe):
+    """A probe that measures at the steps of its ``steps`` field (those within the run)."""
+
+    def checkpoints(self, steps: int) -> list[int]:
+        return [t for t in self.steps if t <= steps]
+
+
 def parameter_layers(model: nn.Module, keep: Callable[[nn.Parameter], bool] = lambda p: True
                      ) -> list[tuple[str, list[nn.Parameter]]]:
     """The layers of the flat parameter vector: the modules owning trainable parameters directly (a Linear's
