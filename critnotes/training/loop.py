@@ -40,7 +40,7 @@ from critnotes.analysis.losses import LOSSES, evaluate, evaluate_batches, loss_p
 from critnotes.analysis.records import replace_checked
 from critnotes.probes.base import LayerSlice, Probe, Run, parameter_layers
 from critnotes.training import cache
-from critnotes.training.data import NORMALIZATIONS, Dataset, load_dataset, resolve_name
+from critnotes.training.data import Dataset, check_normalization, load_dataset, resolve_name
 from critnotes.training.device import resolve_device
 from critnotes.training.models import build_model
 
@@ -83,8 +83,7 @@ class TrainConfig:
         if self.steps < 0 or self.batch_size < 0 or not self.lr > 0:
             raise ValueError(f"steps and batch_size must be >= 0 and lr > 0 (got {self.steps}, "
                              f"{self.batch_size}, {self.lr})")
-        if self.normalize not in NORMALIZATIONS:
-            raise ValueError(f"unknown input normalisation {self.normalize!r}; choose one of {', '.join(NORMALIZATIONS)}")
+        check_normalization(self.normalize)
         for f in ("n_train", "n_test"):
             n = getattr(self, f)
             if n is not None and n < 1:
