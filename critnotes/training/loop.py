@@ -316,6 +316,12 @@ def _check_finite_inputs(data: Dataset) -> None:
                              "impute the data before training")
 
 
+def _check_loader_inputs(bad_input: torch.Tensor | None) -> None:
+    """Raise if the flag that the DataLoader batches accumulated says some input was NaN/inf (a host sync)."""
+    if bad_input is not None and bad_input.item():
+        raise ValueError("a DataLoader batch contained NaN/inf inputs; clean or impute the data before training")
+
+
 def minibatches(n: int, batch_size: int, steps: int, seed: int, device: torch.device):
     """Indices of each mini-batch: shuffled epochs without replacement; ``None`` for full batch."""
     if batch_size == 0 or batch_size >= n:
@@ -402,9 +408,7 @@ def _train(cfg: TrainConfig, probes: Sequence[Probe], dev: torch.device, progres
         opt.step()
         steps_done = t + 1
         if (t % check_every == 0 or t == cfg.steps - 1) and not torch.isfinite(totals[t]).item():
-            if bad_input is not None and bad_input.item():
-                raise ValueError("a DataLoader batch contained NaN/inf inputs; clean or impute the data "
-                                 "before training")
+            _check_loader_inputs(bad_input)
             bad = (~torch.isfinite(totals[: t + 1])).nonzero()
             diverged_step = int(bad[0]) if len(bad) else t
             steps_done = diverged_step + 1
@@ -420,8 +424,7 @@ def _train(cfg: TrainConfig, probes: Sequence[Probe], dev: torch.device, progres
         if (t + 1) % tick == 0:
             bar.update(tick)
     bar.close()
-    if bad_input is not None and bad_input.item():
-        raise ValueError("a DataLoader batch contained NaN/inf inputs; clean or impute the data before training")
+    _check_loader_inputs(bad_input)
 
     diverged = diverged_step is not None
     if diverged:
