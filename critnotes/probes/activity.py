@@ -14,7 +14,7 @@ from torch import nn
 
 from critnotes.analysis.layers import find_layers
 from critnotes.analysis.losses import per_sample_losses
-from critnotes.probes.base import Probe, Run
+from critnotes.probes.base import AtSteps, Run
 
 #: modules whose outputs are hidden "neurons" by default (post-activation units, paper 003)
 NONLINEARITIES = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Identity, nn.GELU, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Softplus)
@@ -31,6 +31,11 @@ def probe_indices(labels: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
         members = (y == c).nonzero().flatten()
         idx.append(members[torch.randperm(len(members), generator=g)[:per]])
     return torch.cat(idx)[:n]
+
+
+def probe_inputs(run: Run, n: int, seed: int) -> torch.Tensor:
+    """The run's training inputs at :func:`probe_indices` (``n`` class-balanced samples), on its device."""
+    return run.data.x_train[probe_indices(run.data.y_train, n, seed).to(run.device)]
 
 
 def neuron_layers(model: nn.Module) -> list[str]:
@@ -69,7 +74,7 @@ class ActivityRecord:
 
 
 @dataclasses.dataclass(frozen=True)
-class ActivityProbe(Probe):
+class ActivityProbe(AtSteps):
     """Activity of every neuron (:func:`neuron_layers`: post-activation hidden units and output logits) on
     ``n_probe`` class-balanced training samples, at ``steps`` (paper 003 Fig 1a), by forward hooks."""
 
@@ -77,9 +82,6 @@ class ActivityProbe(Probe):
     n_probe: int = 1000
     probe_seed: int = 0
     name: str = "activity"
-
-    def checkpoints(self, steps: int):
-        return [t for t in self.steps if t <= steps]
 
     def start(self, run: Run) -> None:
         idx = probe_indices(run.data.y_train, self.n_probe, self.probe_seed).to(run.device)
@@ -108,14 +110,11 @@ class SampleLossRecord:
 
 
 @dataclasses.dataclass(frozen=True)
-class SampleLossProbe(Probe):
+class SampleLossProbe(AtSteps):
     """Per-sample loss L_k of every training sample at ``steps`` (paper 003 Figs 2–3)."""
 
     steps: tuple[int, ...]
     name: str = "sample_loss"
-
-    def checkpoints(self, steps: int):
-        return [t for t in self.steps if t <= steps]
 
     def start(self, run: Run) -> None:
         object.__setattr__(self, "_st", {"losses": [], "steps": []})
@@ -140,16 +139,13 @@ class WeightRecord:
 
 
 @dataclasses.dataclass(frozen=True)
-class WeightProbe(Probe):
+class WeightProbe(AtSteps):
     """Snapshots of the flat parameter vector (or a random subset of ``n_track`` entries) at ``steps``."""
 
     steps: tuple[int, ...]
     n_track: int | None = None
     track_seed: int = 0
     name: str = "weights"
-
-    def checkpoints(self, steps: int):
-        return [t for t in self.steps if t <= steps]
 
     def start(self, run: Run) -> None:
         n = run.flat.numel()

@@ -8,8 +8,8 @@ import dataclasses
 import numpy as np
 
 from critnotes.analysis.criticality import CriticalityMetrics, intensity_grid, measure
-from critnotes.probes.activity import probe_indices
-from critnotes.probes.base import Probe, Run
+from critnotes.probes.activity import probe_inputs
+from critnotes.probes.base import AtSteps, Run
 
 
 @dataclasses.dataclass
@@ -31,7 +31,7 @@ def _stack(steps, metrics: list[CriticalityMetrics], s) -> CriticalityRecord:
 
 
 @dataclasses.dataclass(frozen=True)
-class CriticalityProbe(Probe):
+class CriticalityProbe(AtSteps):
     """λ₀, σ, Δ on ``n_probe`` class-balanced training inputs after ``t`` updates, t in ``steps``."""
 
     steps: tuple[int, ...]
@@ -42,12 +42,8 @@ class CriticalityProbe(Probe):
     n_intensities: int = 41
     name: str = "criticality"
 
-    def checkpoints(self, steps: int):
-        return [t for t in self.steps if t <= steps]
-
     def start(self, run: Run) -> None:
-        idx = probe_indices(run.data.y_train, self.n_probe, self.probe_seed).to(run.device)
-        object.__setattr__(self, "_st", {"x": run.data.x_train[idx], "m": [], "steps": []})
+        object.__setattr__(self, "_st", {"x": probe_inputs(run, self.n_probe, self.probe_seed), "m": [], "steps": []})
 
     def on_checkpoint(self, t: int, run: Run) -> None:
         st = self._st

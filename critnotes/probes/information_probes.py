@@ -17,12 +17,8 @@ from critnotes.analysis.information import (abs_cosine, fisher_quadratic, leadin
                                             output_kl, standardize)
 from critnotes.analysis.layers import evaluating, find_layers
 from critnotes.analysis.update_stats import bin_edges
-from critnotes.probes.activity import neuron_layers, probe_indices, record_activity
+from critnotes.probes.activity import neuron_layers, probe_inputs, record_activity
 from critnotes.probes.base import Probe, Run
-
-
-def _probe_inputs(run: Run, n: int, seed: int) -> torch.Tensor:
-    return run.data.x_train[probe_indices(run.data.y_train, n, seed).to(run.device)]
 
 
 @dataclasses.dataclass
@@ -63,7 +59,7 @@ class KLProbe(Probe):
     def start(self, run: Run) -> None:
         if run.cfg.loss != "ce":
             raise ValueError("KLProbe needs the cross-entropy (softmax output) model; got loss=" + run.cfg.loss)
-        object.__setattr__(self, "_st", {"f": logits_fn(run.model), "x": _probe_inputs(run, self.n_probe,
+        object.__setattr__(self, "_st", {"f": logits_fn(run.model), "x": probe_inputs(run, self.n_probe,
                                          self.probe_seed), "rows": [], "scan": [], "multi": [], "start": None})
 
     def on_update(self, t: int, delta: torch.Tensor, run: Run) -> None:
@@ -196,7 +192,7 @@ class InfoProbe(Probe):
             raise ValueError(f"InfoProbe pairs weights with units and needs a stack of Linear layers with one "
                              f"nonlinearity module after each hidden one (an MLP); {type(run.model).__name__} has "
                              f"parameter layers {[s.name for s in run.layers]}, Linear layers {list(linears)}")
-        x = _probe_inputs(run, self.n_probe, self.probe_seed)
+        x = probe_inputs(run, self.n_probe, self.probe_seed)
         bufs = {w: torch.empty(w, run.flat.numel(), device=run.device) for w in self.windows}
         perm = np.random.default_rng(self.probe_seed).permutation(run.flat.numel())
         object.__setattr__(self, "_st", {"pair": unit_pairing(run.model), "x": x, "bufs": bufs, "prev": {}, "mi": [],

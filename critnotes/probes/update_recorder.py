@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from critnotes.analysis.update_stats import UpdateStats, bin_edges
-from critnotes.probes.base import Probe, Run
+from critnotes.probes.base import Probe, Run, parameter_layers
 
 #: parameter dtypes the hook path records (|Δw| is formed in float32: exact for float16/bfloat16 values)
 HOOK_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
@@ -69,6 +69,9 @@ class _State:
     layer_sizes: list[int]
     slices: list[tuple[int, int]]         # each layer's [start, stop) in the flat update vector
     kernel: bool                          # CPU counting loop (else index_add_)
+    raw: int                              # raw slots per layer (every float32 |x|), see UpdateRecorder._raw
+    shift: int
+    mask: int
     hist: torch.Tensor                    # (n_windows, L·raw) int64: raw slot counts per window
     seg: torch.Tensor                     # (copies, L·raw) int64: counts since the active windows last changed
     track_idx: torch.Tensor | None
@@ -86,6 +89,7 @@ class _State:
     prev_views: list = dataclasses.field(default_factory=list)
     handles: list = dataclasses.field(default_factory=list)
     t: int = 0
+    pending: bool = False                 # the pre-step hook copied the parameters for step t
 
     def tensors(self) -> list[torch.Tensor]:
         return [x for x in (self.hist, self.seg, self.track_idx, self.tracked, self.buf, self.base, self.prev)
@@ -163,7 +167,7 @@ class UpdateRecorder(Probe):
         if kernel and device.type != "cpu":
             raise ValueError(f"method='kernel' counts on the CPU but the parameters are on {device}; "
                              f"use method='auto' or 'scatter'")
-        raw = 1 << (8 + self.sub_bits)               # every float32 |x|: exponent (8 bits) + sub_bits
+        raw, shift, mask = self._raw()
         n, L = sum(sizes), len(sizes)
         bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
         track_idx, track_steps, tracked = None, np.zeros(0, dtype=np.int64), None
@@ -176,6 +180,7 @@ class UpdateRecorder(Probe):
             tracked = torch.empty(len(track_steps), self.track, dtype=torch.float32, device=device)
         st = _State(layer_names=list(names), layer_sizes=list(sizes),
                     slices=[(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])], kernel=kernel,
+                    raw=raw, shift=shift, mask=mask,
                     hist=torch.zeros(len(self.windows), L * raw, dtype=torch.int64, device=device),
                     seg=torch.zeros(N_COPIES if kernel else 1, L * raw, dtype=torch.int64, device=device),
                     track_idx=track_idx, track_steps=track_steps, tracked=tracked, steps=[0] * len(self.windows))
@@ -188,6 +193,7 @@ class UpdateRecorder(Probe):
         return st
 
     def _raw(self) -> tuple[int, int, int]:
+        """Raw slots per layer (every float32 |x|: exponent (8 bits) + sub_bits), the shift and the mask."""
         raw = 1 << (8 + self.sub_bits)
         return raw, 23 - self.sub_bits, raw - 1
 
@@ -208,14 +214,13 @@ class UpdateRecorder(Probe):
 
     def _count(self, st: _State, delta: torch.Tensor) -> None:
         """Count the raw slot of every entry of the flat float32 update ``delta`` into the segment."""
-        raw, shift, mask = self._raw()
         if st.kernel:
             d, h = delta.detach().view(torch.int32).numpy(), st.seg.numpy().reshape(-1)
             for li, (a, b) in enumerate(st.slices):
-                count_bins(d[a:b], shift, mask, li * raw, st.seg.shape[1], h)
+                count_bins(d[a:b], st.shift, st.mask, li * st.raw, st.seg.shape[1], h)
         else:
-            torch.bitwise_right_shift(delta.view(torch.int32), shift, out=st.buf)
-            st.buf.bitwise_and_(mask).add_(st.base)
+            torch.bitwise_right_shift(delta.view(torch.int32), st.shift, out=st.buf)
+            st.buf.bitwise_and_(st.mask).add_(st.base)
             st.seg[0].index_add_(0, st.buf, st.ones)
 
     def _record(self, st: _State, t: int, delta: torch.Tensor, sign: int = 1) -> None:
@@ -238,7 +243,7 @@ class UpdateRecorder(Probe):
             warnings.warn(f"UpdateRecorder: no update was recorded in the window(s) {empty}, so their "
                           f"histograms are empty; choose windows inside the run's steps", RuntimeWarning,
                           stacklevel=3)
-        raw, L = self._raw()[0], len(st.layer_names)
+        raw, L = st.raw, len(st.layer_names)
         lo = (127 + self.min_exp) << self.sub_bits   # raw slot of the first edge 2^min_exp
         hi = (127 + self.max_exp) << self.sub_bits   # raw slot of the last edge 2^max_exp
         h = st.hist.cpu().numpy().reshape(len(self.windows), L, raw)
@@ -296,19 +301,14 @@ class UpdateRecorder(Probe):
             raise TypeError(f"attach(model, optimizer) needs an nn.Module and a torch.optim.Optimizer, got "
                             f"{type(model).__name__} and {type(optimizer).__name__}")
         updated = {id(p) for g in optimizer.param_groups for p in g["params"]}
-        seen, params, names, sizes = set(), [], [], []
-        for mname, module in model.named_modules():
-            own = [p for p in module.parameters(recurse=False)
-                   if p.requires_grad and id(p) in updated and id(p) not in seen]
-            if not own:
-                continue
+        params, names, sizes = [], [], []
+        for name, own in parameter_layers(model, keep=lambda p: id(p) in updated):
             for p in own:
                 if p.dtype not in HOOK_DTYPES:
-                    raise TypeError(f"parameter of {mname or 'model'} is {p.dtype}; UpdateRecorder bins float32 "
+                    raise TypeError(f"parameter of {name} is {p.dtype}; UpdateRecorder bins float32 "
                                     f"|Δw| and records float32, float16 or bfloat16 parameters")
-                seen.add(id(p))
-                params.append(p)
-            names.append(mname or "model")
+            params.extend(own)
+            names.append(name)
             sizes.append(sum(p.numel() for p in own))
         if not params:
             raise ValueError(f"no parameter of {type(model).__name__} is both trainable and in the optimizer; "
@@ -327,14 +327,15 @@ class UpdateRecorder(Probe):
     @torch.no_grad()
     def _before_step(self) -> None:
         st = self._state
-        if self.wants_delta(st.t):
+        st.pending = self.wants_delta(st.t)
+        if st.pending:
             torch._foreach_copy_(st.prev_views, st.params)
 
     @torch.no_grad()
     def _after_step(self) -> None:
         st = self._state
         t, st.t = st.t, st.t + 1
-        if self.wants_delta(t):
+        if st.pending:
             torch._foreach_sub_(st.prev_views, st.params)      # prev = w_before − w_after = −Δw (float32)
             self._record(st, t, st.prev, sign=-1)            # |Δw| bins ignore the sign
 

@@ -111,7 +111,11 @@ def key_text(*parts: Any) -> str:
 
 def config_key(*parts: Any) -> str:
     """A 20-hex-digit key for the parts of a config: a hash of :func:`key_text`."""
-    return hashlib.sha256(key_text(*parts).encode()).hexdigest()[:20]
+    return _digest(key_text(*parts))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 # --- code fingerprint -----------------------------------------------------------------------------
@@ -347,7 +351,7 @@ def cached(kind: str, cfg: Any, compute: Callable[[], Any], *, code: Iterable[An
         return compute()
     modules = _module_hashes(code)
     text = key_text(kind, cfg, {"code": _fingerprint(modules), **_versions()})
-    key = hashlib.sha256(text.encode()).hexdigest()[:20]
+    key = _digest(text)
     if not refresh:
         obj, head = _load(root, kind, key, text, expect)
         if obj is not _MISS:

@@ -38,9 +38,9 @@ from torch.utils.data import DataLoader
 from critnotes.analysis.layers import trainable_parameters
 from critnotes.analysis.losses import LOSSES, evaluate, evaluate_batches, loss_per_sample
 from critnotes.analysis.records import replace_checked
-from critnotes.probes.base import LayerSlice, Probe, Run
+from critnotes.probes.base import LayerSlice, Probe, Run, parameter_layers
 from critnotes.training import cache
-from critnotes.training.data import NORMALIZATIONS, Dataset, load_dataset, resolve_name
+from critnotes.training.data import Dataset, check_normalization, load_dataset, resolve_name
 from critnotes.training.device import resolve_device
 from critnotes.training.models import build_model
 
@@ -83,8 +83,7 @@ class TrainConfig:
         if self.steps < 0 or self.batch_size < 0 or not self.lr > 0:
             raise ValueError(f"steps and batch_size must be >= 0 and lr > 0 (got {self.steps}, "
                              f"{self.batch_size}, {self.lr})")
-        if self.normalize not in NORMALIZATIONS:
-            raise ValueError(f"unknown input normalisation {self.normalize!r}; choose one of {', '.join(NORMALIZATIONS)}")
+        check_normalization(self.normalize)
         for f in ("n_train", "n_test"):
             n = getattr(self, f)
             if n is not None and n < 1:
@@ -173,17 +172,12 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
 def flatten_parameters_(model: nn.Module) -> tuple[torch.Tensor, list[LayerSlice]]:
     """Move all trainable parameters into one contiguous vector; parameters become views into it.
 
-    Layers are the modules that own parameters directly (a Linear's weight and bias form one layer); a
-    tied parameter belongs to the first module that owns it.  Order = :func:`trainable_parameters`.
+    Layers are :func:`~critnotes.probes.base.parameter_layers`.  Order = :func:`trainable_parameters`.
     """
-    params, layers, off, seen = [], [], 0, set()
-    for mname, module in model.named_modules():
-        own = [p for p in module.parameters(recurse=False) if p.requires_grad and id(p) not in seen]
-        if not own:
-            continue
-        seen.update(id(p) for p in own)
+    params, layers, off = [], [], 0
+    for name, own in parameter_layers(model):
         n = sum(p.numel() for p in own)
-        layers.append(LayerSlice(mname or "model", off, off + n))
+        layers.append(LayerSlice(name, off, off + n))
         params.extend(own)
         off += n
     if not params:
@@ -322,6 +316,12 @@ def _check_finite_inputs(data: Dataset) -> None:
                              "impute the data before training")
 
 
+def _check_loader_inputs(bad_input: torch.Tensor | None) -> None:
+    """Raise if the flag that the DataLoader batches accumulated says some input was NaN/inf (a host sync)."""
+    if bad_input is not None and bad_input.item():
+        raise ValueError("a DataLoader batch contained NaN/inf inputs; clean or impute the data before training")
+
+
 def minibatches(n: int, batch_size: int, steps: int, seed: int, device: torch.device):
     """Indices of each mini-batch: shuffled epochs without replacement; ``None`` for full batch."""
     if batch_size == 0 or batch_size >= n:
@@ -408,9 +408,7 @@ def _train(cfg: TrainConfig, probes: Sequence[Probe], dev: torch.device, progres
         opt.step()
         steps_done = t + 1
         if (t % check_every == 0 or t == cfg.steps - 1) and not torch.isfinite(totals[t]).item():
-            if bad_input is not None and bad_input.item():
-                raise ValueError("a DataLoader batch contained NaN/inf inputs; clean or impute the data "
-                                 "before training")
+            _check_loader_inputs(bad_input)
             bad = (~torch.isfinite(totals[: t + 1])).nonzero()
             diverged_step = int(bad[0]) if len(bad) else t
             steps_done = diverged_step + 1
@@ -426,8 +424,7 @@ def _train(cfg: TrainConfig, probes: Sequence[Probe], dev: torch.device, progres
         if (t + 1) % tick == 0:
             bar.update(tick)
     bar.close()
-    if bad_input is not None and bad_input.item():
-        raise ValueError("a DataLoader batch contained NaN/inf inputs; clean or impute the data before training")
+    _check_loader_inputs(bad_input)
 
     diverged = diverged_step is not None
     if diverged:

