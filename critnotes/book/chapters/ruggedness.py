@@ -260,7 +260,7 @@ def expected_family(family: str, delta: float) -> str | None:
     return EXPECTED_FAMILY[family]
 
 
-def synthetic_outcome(test: FamilyTest, family: str, p_threshold: float = 0.1, delta: float = 10.0) -> str:
+def synthetic_outcome(test: FamilyTest, family: str, delta: float = 10.0) -> str:
     """One sign of one synthetic landscape judged: ``"failed"`` (the expected family of
     :func:`expected_family` is beaten, or only the wrong family of :data:`WRONG_FAMILY` survives),
     ``"at_bound"`` (planted power law whose exponent sits on its search bound), ``"decisive"`` (the expected
@@ -273,10 +273,10 @@ def synthetic_outcome(test: FamilyTest, family: str, p_threshold: float = 0.1, d
     return "decisive" if WRONG_FAMILY[family] not in test.survivors else "undecided"
 
 
-def landscape_outcome(tests, family: str, p_threshold: float = 0.1, delta: float = 10.0) -> str:
+def landscape_outcome(tests, family: str, delta: float = 10.0) -> str:
     """Both signs of one landscape: ``failed`` / ``at_bound`` if either sign is, ``decisive`` if both are,
     else ``undecided``."""
-    o = [synthetic_outcome(t, family, p_threshold, delta) for t in tests]
+    o = [synthetic_outcome(t, family, delta) for t in tests]
     for worst in ("failed", "at_bound"):
         if worst in o:
             return worst
@@ -384,7 +384,7 @@ def claims(res: RuggednessResults) -> list[Claim]:
                               f"frac_above_{max(cfg.eps):g}": float(np.mean(allp > max(cfg.eps)))},
         detail={"n_params": int(allp.size)}))
     for (fam, delta), syn in res.synthetic.items():
-        outcomes = [landscape_outcome(t, fam, cfg.p_threshold, delta) for t in syn["tests"]]
+        outcomes = [landscape_outcome(t, fam, delta) for t in syn["tests"]]
         keep = expected_family(fam, delta)
         mixture = " (at small δ exponential curvatures give a mixture of exponentials: only the power law must go)" \
             if fam == "exponential" and keep is None else ""
@@ -556,7 +556,7 @@ def plot_synthetic(res: RuggednessResults, *, delta: float | None = None, ax=Non
             a.axvline(t.xmin, color=PALETTE["null"], ls=":", lw=0.8)
             a.set_xlabel("|Δf| (function change)")
         axs[0, j].set_title(f"planted: {fam}, δ={delta:g}\nnot rejected (+δ): {', '.join(t.survivors)}\n"
-                            f"→ {landscape_outcome(syn['tests'][0], fam, res.cfg.p_threshold, delta)} (both signs)",
+                            f"→ {landscape_outcome(syn['tests'][0], fam, delta)} (both signs)",
                             fontsize=8)
         axs[0, j].set_ylabel("density (semi-log)")
         axs[1, j].set_ylabel("density (log-log)")
@@ -588,7 +588,7 @@ def synthetic_table(res: RuggednessResults) -> str:
     """Per planted family and δ: each landscape's outcome (both signs), families not rejected and MLE α (+δ | −δ)."""
     lines = [f"{'planted':12} {'delta':>6}  outcome: not rejected, MLE power-law alpha (+δ | −δ, per landscape)"]
     for (fam, delta), syn in res.synthetic.items():
-        reps = "; ".join(f"{landscape_outcome(pair, fam, res.cfg.p_threshold, delta)}: " + " | ".join(
+        reps = "; ".join(f"{landscape_outcome(pair, fam, delta)}: " + " | ".join(
             f"{'/'.join(t.survivors)}, α={t.alpha:.2f}{'*' if t.at_bound else ''}" for t in pair) for pair in syn["tests"])
         lines.append(f"{fam:12} {delta:>6g}  {reps}")
     return "\n".join(lines)
