@@ -121,7 +121,7 @@ def family_test(values, tail_quantile: float = 0.9, p_threshold: float = 0.1) ->
     comps = {k: tuple(map(float, rp)) for k, rp in cmp.comparisons.items()}
     surv = survivors(comps, p_threshold)
     alpha = float(cmp.power_law.alpha)
-    at_bound = bool(min(abs(alpha - b) for b in ALPHA_RANGE) <= 1e-6 * ALPHA_RANGE[1])
+    at_bound = bool(cmp.at_bound)
     R, p = comps["power_law_vs_exponential"]
     leader = "power_law" if R > 0 else "exponential"
     favoured = "at_bound" if at_bound else (leader if leader in surv or p >= p_threshold else "lognormal")
