@@ -226,7 +226,6 @@ def run(cfg: RuggednessConfig, device=None, progress: bool = True) -> Ruggedness
     sens = {}
     if cfg.sensitivity_normalize is not None:
         alt = train_config(cfg, cfg.epochs[-1], cfg.sensitivity_normalize)
-        train(alt, device=device, progress=progress)
         for eps in cfg.eps:
             sens[eps] = fit_scan(_scan(cfg, alt, eps, device, progress), **fit)
     synthetic = {}
