@@ -602,7 +602,7 @@ def fit_detail(r: RunAnalysis, w: int) -> dict:
     if f is None:
         return d | {"error": r.errors[w]}
     return d | {"alpha_se": f.alpha_se, "xmin": f.xmin, "ks": f.ks, "n_tail": f.n_tail,
-                "tail_fraction": f.n_tail / max(f.n_total, 1),
+                "tail_fraction": tail_fraction(f),
                 "R_vs_lognormal": f.comparisons["lognormal"][0], "p_vs_lognormal": f.comparisons["lognormal"][1],
                 "R_vs_exponential": f.comparisons["exponential"][0],
                 "p_vs_exponential": f.comparisons["exponential"][1], "favoured": f.favoured(P_SIGNIFICANT),
@@ -619,6 +619,7 @@ def _id(key: str) -> str:
 
 
 def tail_fraction(f) -> float:
+    """Share of a fit's histogram counts at/above its x_min."""
     return f.n_tail / max(f.n_total, 1)
 
 
@@ -895,7 +896,7 @@ def fit_table(res: UpdatesResults) -> str:
                 continue
             (rl, pl), (re_, pe) = f.comparisons["lognormal"], f.comparisons["exponential"]
             rows.append(f"{key:20s} {win:>13s} {f.alpha:6.2f}±{f.alpha_se:<5.2f} {f.xmin:9.2e} "
-                        f"{f.n_tail / f.n_total:7.1%} {f.ks:6.3f} {rl:10.3g} ({pl:.2f}) {re_:10.3g} ({pe:.2f}) "
+                        f"{tail_fraction(f):7.1%} {f.ks:6.3f} {rl:10.3g} ({pl:.2f}) {re_:10.3g} ({pe:.2f}) "
                         f"{f.favoured(P_SIGNIFICANT):>11s} {'—' if ls is None else format(-ls.slope, '6.2f')} "
                         f"{'—' if r.paper_fits[w] is None else format(r.paper_fits[w].alpha, '13.2f')}")
     return "\n".join(rows)
