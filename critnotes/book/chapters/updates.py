@@ -304,12 +304,17 @@ def alpha_vs_xmin(edges: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np
     return fitting.alpha_scan_binned(*trim(edges, counts))
 
 
+def in_xmin_band(x, xmin: float):
+    """Whether x_min candidate(s) ``x`` lie within a factor :data:`XMIN_BAND` of the KS choice ``xmin``."""
+    return (x >= xmin / XMIN_BAND) & (x <= xmin * XMIN_BAND)
+
+
 def alpha_interval(scan, fit) -> tuple[float, float]:
     """95 % interval of α: the standard error around every α of the x_min ``scan`` (:func:`alpha_vs_xmin`)
     with x_min within a factor :data:`XMIN_BAND` of the KS choice (statistical and x_min-choice
     uncertainty together)."""
     x, a, s = scan
-    band = (x >= fit.xmin / XMIN_BAND) & (x <= fit.xmin * XMIN_BAND)
+    band = in_xmin_band(x, fit.xmin)
     a, s = np.append(a[band], fit.alpha), np.append(s[band], fit.alpha_se)
     return float(np.min(a - Z95 * s)), float(np.max(a + Z95 * s))
 
@@ -344,7 +349,7 @@ def cutoff_tails(r: "RunAnalysis", w: int) -> list[dict]:
     e, c = trim(*r.stats.histogram(w))
     tail = np.cumsum(c[::-1])[::-1]
     x, a, s = scan
-    band = (x >= f.xmin / XMIN_BAND) & (x <= f.xmin * XMIN_BAND)
+    band = in_xmin_band(x, f.xmin)
     return [{"xmin": float(xk), "n_tail": int(tail[np.flatnonzero(e[:-1] == xk)[0]]),
              "alpha_ci": (float(ak - Z95 * sk), float(ak + Z95 * sk))} for xk, ak, sk in zip(x[band], a[band], s[band])]
 
@@ -693,7 +698,7 @@ def _stability_claim(r: RunAnalysis, key: str, data: str, diff: str) -> Claim:
         e, c = trim(*r.stats.histogram(0))
         tail = np.cumsum(c[::-1])[::-1] / c.sum()
         for x, a, s in zip(*sc1):
-            if f1.xmin / XMIN_BAND <= x <= f1.xmin * XMIN_BAND:
+            if in_xmin_band(x, f1.xmin):
                 q = float(tail[np.flatnonzero(e[:-1] == x)[0]])
                 row2 = _equal_tail_row(r, 1, q)
                 if row2 is not None:
