@@ -278,7 +278,9 @@ def claims(res: MaxentResults) -> list[Claim]:
                                 "messages": [s.message for s in res.solutions],
                                 "max_abs_gradient": [s.grad_norm for s in res.solutions]},
                         max_rel_err=float(max(rel)), converged=conv, tol=cfg.solver_tol)]
-    setting = f"lr {cfg.lr}, {cfg.dataset}, inputs '{cfg.normalize}'"
+    setting = (f"lr {cfg.lr}, {cfg.dataset}{'' if cfg.dataset == 'mnist' else ' (paper: full MNIST)'}, "
+               f"inputs '{cfg.normalize}', {cfg.steps:,} steps")
+    differences = f"; differences from the paper: {DIFFERENCES}"
     for b, rec in res.kl.items():
         a = kl_agreement(rec.kl, rec.quad)
         out.append(Claim.judged(f"maxent.kl_quadratic.b{b}", f"KL between softmax outputs before/after single real SGD "
@@ -306,14 +308,14 @@ def claims(res: MaxentResults) -> list[Claim]:
         out.append(Claim.judged(f"maxent.fim_scaling.b{b}", f"F scales as |Δw|⁻² along the update (Eq 4; {setting}, "
                                 f"batch {b}), tested beyond the update (r from |Δw| to {max(cfg.radii):g}×|Δw|, the "
                                 "empirical part): median log–log slope of r²·uᵀF(w+ru)u vs r over scanned update "
-                                "directions; 0 if Eq 4 holds, 2 if F does not change with r", 0.0, beyond.slope,
+                                f"directions; 0 if Eq 4 holds, 2 if F does not change with r{differences}", 0.0, beyond.slope,
                                 "eq4_slope", detail={**dataclasses.asdict(beyond), "note": DIFFERENCES},
                                 slope=beyond.slope, ci=beyond.ci, decades=beyond.decades))
         out.append(Claim.judged(f"maxent.fim_scaling_updates.b{b}", f"F scales as |Δw|⁻² across real updates (Eq 4; "
                                 f"{setting}, batch {b}): log–log slope of ½ΔwᵀF(w)Δw vs |Δw| within each burst of "
                                 f"{cfg.kl_updates} consecutive updates, median over bursts (bootstrap interval); 0 if "
                                 "Eq 4 holds, 2 if F does not change with |Δw| (under SGD Δw = −ηg and F ≈ E[ggᵀ], so "
-                                "the quadratic form can also grow like |g|⁴)", 0.0, upd.slope, "eq4_slope",
+                                f"the quadratic form can also grow like |g|⁴){differences}", 0.0, upd.slope, "eq4_slope",
                                 detail={**dataclasses.asdict(upd), "note": DIFFERENCES},
                                 slope=upd.slope, ci=upd.ci, decades=upd.decades))
     for (norm, b, t), ns in res.noise.items():
@@ -324,7 +326,8 @@ def claims(res: MaxentResults) -> list[Claim]:
         sens = "" if main else ".inputs_" + norm
         statement = (f"mini-batch gradient noise is Gaussian (Fig S13; batch {b}, step {t}, inputs '{norm}', "
                      f"{cfg.noise_batches} mini-batches per parameter, {len(st.p)} live parameters): median |skew| ≤ "
-                     f"{cfg.skew_max:g} and |median excess kurtosis| ≤ {cfg.kurtosis_max:g} (bounds ours)")
+                     f"{cfg.skew_max:g} and |median excess kurtosis| ≤ {cfg.kurtosis_max:g} (bounds ours; {setting}"
+                     f"{differences})")
         detail = {"median_abs_skew": skew, "median_excess_kurtosis": kurt, "normaltest_rejection_rate":
                   st.rejection_rate(), "n_params": int(len(st.p)), "n_zero_gradient": st.n_constant,
                   "n_batches": cfg.noise_batches, "note": DIFFERENCES}

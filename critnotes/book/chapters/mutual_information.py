@@ -249,7 +249,9 @@ def claims(res: MIResults) -> list[Claim]:
     findings: MI against the window entropy (S12), κ's noise, and the lr 0.1 run's MI and κ trends."""
     cfg, out = res.cfg, []
     sign = "|Δw|" if cfg.magnitude else "signed Δw"
-    setting = f"{cfg.dataset}, inputs '{cfg.normalize}', MI of {sign} with {cfg.n_bins} bins, {cfg.window}-step windows"
+    setting = (f"{cfg.dataset}{'' if cfg.dataset == 'mnist' else ' (paper: full MNIST)'}, inputs '{cfg.normalize}', "
+               f"steps 0–{cfg.steps:,} (paper: 0–20,000), MI of {sign} with {cfg.n_bins} bins, {cfg.window}-step "
+               f"windows (paper: 200); differences from the paper: {DIFFERENCES}")
     rho_lo = min(PAPER_RHO.values()) - cfg.rho_tol
     for key, rec in res.records.items():
         s = series(rec, cfg.window, cfg.n_bins, cfg.pairing)
@@ -275,14 +277,14 @@ def claims(res: MIResults) -> list[Claim]:
                                     "in_range", detail=detail, value=st.rho, lo=rho_lo, hi=1.0, ci=st.rho_ci))
         out.append(Claim.judged(f"mutual-information.s11_ttest.{name}", "no significant deviation of MI·κ(t+Δ) − "
                                 f"MI·κ(t) from zero (Fig S11's two-sided one-sample t-test, Δ = 1 window, p ≥ "
-                                f"{cfg.ttest_level:g}; {run_s}) — a near-tautology: the mean difference is "
+                                f"{cfg.ttest_level:g}; {run_s}; {setting}) — a near-tautology: the mean difference is "
                                 "(P_last − P_first) over the number of differences, so even a steady drift rarely "
                                 "fails it", "p > 0.05",
                                 st.ttest_p, "no_mean_shift", detail=detail, p=st.ttest_p, n=st.n,
                                 level=cfg.ttest_level))
         tp = trend(s.step, s.product)
         out.append(Claim.judged(f"mutual-information.no_trend.{name}", "MI·κ approximately invariant over training "
-                                f"(Fig 3E/S11; {run_s}), our stricter reading: Spearman ρ(P, step) within "
+                                f"(Fig 3E/S11; {run_s}; {setting}), our stricter reading: Spearman ρ(P, step) within "
                                 f"±{cfg.drift_bound:g} (the bound is ours, not the paper's)", 0.0, tp.rho, "in_range",
                                 detail={**dataclasses.asdict(tp), **common}, value=tp.rho, lo=-cfg.drift_bound,
                                 hi=cfg.drift_bound, ci=tp.ci))
@@ -292,12 +294,12 @@ def claims(res: MIResults) -> list[Claim]:
                      "mi_shuffled_pairing_mean": float(np.nanmean(s.mi_shuffled)), **common}
         if fig3d:
             out.append(Claim.judged(f"mutual-information.mi_trend.{name}", f"MI between {sign} and activations "
-                                    f"increases over training (Fig 3D; {run_s}); Spearman ρ(MI, step), kept only if "
+                                    f"increases over training (Fig 3D; {run_s}; {setting}); Spearman ρ(MI, step), kept only if "
                                     "equal-frequency bins give the same verdict", "increases", tm.rho,
                                     "trend_cross_checked", detail=mi_detail, rho=tm.rho, p=tm.p, rho_check=tq.rho,
                                     p_check=tq.p, sign=+1))
             out.append(Claim.judged(f"mutual-information.kappa_trend.{name}", "directional proxy κ declines over "
-                                    f"training (Fig 3D; {run_s}); Spearman ρ(κ, step)", "declines", tk.rho, "trend",
+                                    f"training (Fig 3D; {run_s}; {setting}); Spearman ρ(κ, step)", "declines", tk.rho, "trend",
                                     detail={**dataclasses.asdict(tk), **common}, rho=tk.rho, p=tk.p, sign=-1))
         else:
             out.append(Claim(f"mutual-information.mi_trend.{name}", f"Spearman ρ(MI, step) of the paper's lr 0.1 run "
@@ -322,7 +324,7 @@ def claims(res: MIResults) -> list[Claim]:
         out.append(Claim.judged(f"mutual-information.alpha_vs_product.{name}", "our test of the theory's prediction "
                                 "α = λκ with λ increasing in MI (the paper: α 'cannot be directly estimated'): the "
                                 f"per-entry tail exponent α_j of window j's |Δw| rises with MI·κ beyond their shared "
-                                f"trend with the step ({run_s}); partial Spearman ρ(α_j, P_j | step)", "positive",
+                                f"trend with the step ({run_s}; {setting}); partial Spearman ρ(α_j, P_j | step)", "positive",
                                 pa.rho, "trend", detail={**dataclasses.asdict(pa), "plain_spearman":
                                                          _spearman(s.product[ok], s.alpha[ok])[0],
                                                          "n_alpha_at_bound": int((~ok).sum()), **common},

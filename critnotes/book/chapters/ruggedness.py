@@ -121,7 +121,7 @@ def family_test(values, tail_quantile: float = 0.9, p_threshold: float = 0.1) ->
     comps = {k: tuple(map(float, rp)) for k, rp in cmp.comparisons.items()}
     surv = survivors(comps, p_threshold)
     alpha = float(cmp.power_law.alpha)
-    at_bound = bool(min(abs(alpha - b) for b in ALPHA_RANGE) <= 1e-6 * ALPHA_RANGE[1])
+    at_bound = bool(cmp.at_bound)
     R, p = comps["power_law_vs_exponential"]
     leader = "power_law" if R > 0 else "exponential"
     favoured = "at_bound" if at_bound else (leader if leader in surv or p >= p_threshold else "lognormal")
@@ -226,7 +226,6 @@ def run(cfg: RuggednessConfig, device=None, progress: bool = True) -> Ruggedness
     sens = {}
     if cfg.sensitivity_normalize is not None:
         alt = train_config(cfg, cfg.epochs[-1], cfg.sensitivity_normalize)
-        train(alt, device=device, progress=progress)
         for eps in cfg.eps:
             sens[eps] = fit_scan(_scan(cfg, alt, eps, device, progress), **fit)
     synthetic = {}
@@ -260,7 +259,7 @@ def expected_family(family: str, delta: float) -> str | None:
     return EXPECTED_FAMILY[family]
 
 
-def synthetic_outcome(test: FamilyTest, family: str, p_threshold: float = 0.1, delta: float = 10.0) -> str:
+def synthetic_outcome(test: FamilyTest, family: str, delta: float = 10.0) -> str:
     """One sign of one synthetic landscape judged: ``"failed"`` (the expected family of
     :func:`expected_family` is beaten, or only the wrong family of :data:`WRONG_FAMILY` survives),
     ``"at_bound"`` (planted power law whose exponent sits on its search bound), ``"decisive"`` (the expected
@@ -273,10 +272,10 @@ def synthetic_outcome(test: FamilyTest, family: str, p_threshold: float = 0.1, d
     return "decisive" if WRONG_FAMILY[family] not in test.survivors else "undecided"
 
 
-def landscape_outcome(tests, family: str, p_threshold: float = 0.1, delta: float = 10.0) -> str:
+def landscape_outcome(tests, family: str, delta: float = 10.0) -> str:
     """Both signs of one landscape: ``failed`` / ``at_bound`` if either sign is, ``decisive`` if both are,
     else ``undecided``."""
-    o = [synthetic_outcome(t, family, p_threshold, delta) for t in tests]
+    o = [synthetic_outcome(t, family, delta) for t in tests]
     for worst in ("failed", "at_bound"):
         if worst in o:
             return worst
@@ -384,7 +383,7 @@ def claims(res: RuggednessResults) -> list[Claim]:
                               f"frac_above_{max(cfg.eps):g}": float(np.mean(allp > max(cfg.eps)))},
         detail={"n_params": int(allp.size)}))
     for (fam, delta), syn in res.synthetic.items():
-        outcomes = [landscape_outcome(t, fam, cfg.p_threshold, delta) for t in syn["tests"]]
+        outcomes = [landscape_outcome(t, fam, delta) for t in syn["tests"]]
         keep = expected_family(fam, delta)
         mixture = " (at small δ exponential curvatures give a mixture of exponentials: only the power law must go)" \
             if fam == "exponential" and keep is None else ""
@@ -556,7 +555,7 @@ def plot_synthetic(res: RuggednessResults, *, delta: float | None = None, ax=Non
             a.axvline(t.xmin, color=PALETTE["null"], ls=":", lw=0.8)
             a.set_xlabel("|Δf| (function change)")
         axs[0, j].set_title(f"planted: {fam}, δ={delta:g}\nnot rejected (+δ): {', '.join(t.survivors)}\n"
-                            f"→ {landscape_outcome(syn['tests'][0], fam, res.cfg.p_threshold, delta)} (both signs)",
+                            f"→ {landscape_outcome(syn['tests'][0], fam, delta)} (both signs)",
                             fontsize=8)
         axs[0, j].set_ylabel("density (semi-log)")
         axs[1, j].set_ylabel("density (log-log)")
@@ -588,7 +587,7 @@ def synthetic_table(res: RuggednessResults) -> str:
     """Per planted family and δ: each landscape's outcome (both signs), families not rejected and MLE α (+δ | −δ)."""
     lines = [f"{'planted':12} {'delta':>6}  outcome: not rejected, MLE power-law alpha (+δ | −δ, per landscape)"]
     for (fam, delta), syn in res.synthetic.items():
-        reps = "; ".join(f"{landscape_outcome(pair, fam, res.cfg.p_threshold, delta)}: " + " | ".join(
+        reps = "; ".join(f"{landscape_outcome(pair, fam, delta)}: " + " | ".join(
             f"{'/'.join(t.survivors)}, α={t.alpha:.2f}{'*' if t.at_bound else ''}" for t in pair) for pair in syn["tests"])
         lines.append(f"{fam:12} {delta:>6g}  {reps}")
     return "\n".join(lines)

@@ -304,12 +304,17 @@ def alpha_vs_xmin(edges: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np
     return fitting.alpha_scan_binned(*trim(edges, counts))
 
 
+def in_xmin_band(x, xmin: float):
+    """Whether x_min candidate(s) ``x`` lie within a factor :data:`XMIN_BAND` of the KS choice ``xmin``."""
+    return (x >= xmin / XMIN_BAND) & (x <= xmin * XMIN_BAND)
+
+
 def alpha_interval(scan, fit) -> tuple[float, float]:
     """95 % interval of α: the standard error around every α of the x_min ``scan`` (:func:`alpha_vs_xmin`)
     with x_min within a factor :data:`XMIN_BAND` of the KS choice (statistical and x_min-choice
     uncertainty together)."""
     x, a, s = scan
-    band = (x >= fit.xmin / XMIN_BAND) & (x <= fit.xmin * XMIN_BAND)
+    band = in_xmin_band(x, fit.xmin)
     a, s = np.append(a[band], fit.alpha), np.append(s[band], fit.alpha_se)
     return float(np.min(a - Z95 * s)), float(np.max(a + Z95 * s))
 
@@ -344,7 +349,7 @@ def cutoff_tails(r: "RunAnalysis", w: int) -> list[dict]:
     e, c = trim(*r.stats.histogram(w))
     tail = np.cumsum(c[::-1])[::-1]
     x, a, s = scan
-    band = (x >= f.xmin / XMIN_BAND) & (x <= f.xmin * XMIN_BAND)
+    band = in_xmin_band(x, f.xmin)
     return [{"xmin": float(xk), "n_tail": int(tail[np.flatnonzero(e[:-1] == xk)[0]]),
              "alpha_ci": (float(ak - Z95 * sk), float(ak + Z95 * sk))} for xk, ak, sk in zip(x[band], a[band], s[band])]
 
@@ -602,7 +607,7 @@ def fit_detail(r: RunAnalysis, w: int) -> dict:
     if f is None:
         return d | {"error": r.errors[w]}
     return d | {"alpha_se": f.alpha_se, "xmin": f.xmin, "ks": f.ks, "n_tail": f.n_tail,
-                "tail_fraction": f.n_tail / max(f.n_total, 1),
+                "tail_fraction": tail_fraction(f),
                 "R_vs_lognormal": f.comparisons["lognormal"][0], "p_vs_lognormal": f.comparisons["lognormal"][1],
                 "R_vs_exponential": f.comparisons["exponential"][0],
                 "p_vs_exponential": f.comparisons["exponential"][1], "favoured": f.favoured(P_SIGNIFICANT),
@@ -619,6 +624,7 @@ def _id(key: str) -> str:
 
 
 def tail_fraction(f) -> float:
+    """Share of a fit's histogram counts at/above its x_min."""
     return f.n_tail / max(f.n_total, 1)
 
 
@@ -692,7 +698,7 @@ def _stability_claim(r: RunAnalysis, key: str, data: str, diff: str) -> Claim:
         e, c = trim(*r.stats.histogram(0))
         tail = np.cumsum(c[::-1])[::-1] / c.sum()
         for x, a, s in zip(*sc1):
-            if f1.xmin / XMIN_BAND <= x <= f1.xmin * XMIN_BAND:
+            if in_xmin_band(x, f1.xmin):
                 q = float(tail[np.flatnonzero(e[:-1] == x)[0]])
                 row2 = _equal_tail_row(r, 1, q)
                 if row2 is not None:
@@ -895,7 +901,7 @@ def fit_table(res: UpdatesResults) -> str:
                 continue
             (rl, pl), (re_, pe) = f.comparisons["lognormal"], f.comparisons["exponential"]
             rows.append(f"{key:20s} {win:>13s} {f.alpha:6.2f}±{f.alpha_se:<5.2f} {f.xmin:9.2e} "
-                        f"{f.n_tail / f.n_total:7.1%} {f.ks:6.3f} {rl:10.3g} ({pl:.2f}) {re_:10.3g} ({pe:.2f}) "
+                        f"{tail_fraction(f):7.1%} {f.ks:6.3f} {rl:10.3g} ({pl:.2f}) {re_:10.3g} ({pe:.2f}) "
                         f"{f.favoured(P_SIGNIFICANT):>11s} {'—' if ls is None else format(-ls.slope, '6.2f')} "
                         f"{'—' if r.paper_fits[w] is None else format(r.paper_fits[w].alpha, '13.2f')}")
     return "\n".join(rows)
