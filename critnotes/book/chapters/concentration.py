@@ -936,7 +936,7 @@ def widget_controls(res: ConcentrationResults, cfg: ConcentrationConfig) -> dict
     return {"plot_cell": {"cell": [ref] + [i for i in range(len(res.cells)) if i != ref],
                           "t": [t0] + [s for s in steps if s != t0]},
             "plot_criterion": {"reading": [res.reading, res.other_reading]},
-            "plot_free_energy": {"lam": [cfg.lam] + [v for v in (-0.1, -10.0) if v != cfg.lam]}}
+            "plot_free_energy": {"lam": [cfg.lam] + [v for v in cfg.lams if v != cfg.lam]}}
 
 
 def discussion(res: ConcentrationResults) -> str:
