@@ -683,9 +683,9 @@ def _loss_pdf(ax, x, n_bins: int = 40, **kw):
     (narrow early distributions and broad late ones alike)."""
     x = np.asarray(x, dtype=float)
     x = x[x > 0]
-    h, e = np.histogram(x, np.geomspace(x.min(), x.max() * 1.001, n_bins + 1), density=True)
-    c = np.sqrt(e[1:] * e[:-1])
-    ax.loglog(c[h > 0], h[h > 0], "o-", ms=3, **kw)
+    e = np.geomspace(x.min(), x.max() * 1.001, n_bins + 1)
+    c, h = fitting.log_binned_density(edges=e, counts=np.histogram(x, e)[0])
+    ax.loglog(c, h, "o-", ms=3, **kw)
 
 
 def _k(res, t) -> int:
