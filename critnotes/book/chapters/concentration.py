@@ -38,6 +38,7 @@ CHANCE_ACC = 0.2                      # train accuracy below this: the network d
 CHANCE_LOSS = 0.9 * math.log(10)      # L̄ at or above 0.9·ln 10 (chance cross-entropy of 10 classes): did not learn
 PAPER_THRESHOLD = -5.0                # Fig 2g: converged cells have 𝓛 < −5
 PAPER_STEPS = 200_000                 # the paper's iterations (reference run and grid)
+SWITCH_WINDOW = (20, 500)             # around the paper's connectivity transition t ≈ 100 (Figs 1b, 2c, 3c–d)
 TURN_WINDOW = (1e4, 1.6e5)            # around the paper's energy → entropy turnaround t ≈ 4×10⁴ (§2.2)
 
 
@@ -559,10 +560,12 @@ def claims(res: ConcentrationResults) -> list[Claim]:
         f"transition (Fig 2c): the power law wins decisively (R > 0, p < 0.1) from then on; {ours}", "t ≈ 100",
         fam.t_switch, "family_switch_time",
         detail={"switch": "first usable checkpoint from which the power law beats the log-normal decisively at every "
-                          "later usable one (α on its search bound: not usable); window 20 ≤ t ≤ 500",
+                          "later usable one (α on its search bound: not usable); "
+                          f"window {SWITCH_WINDOW[0]:g} ≤ t ≤ {SWITCH_WINDOW[1]:g}",
                 "first_t_lognormal_not_significant": fam.t_first_not_lognormal,
                 "R_p_at_bound_by_t": {r.t: (r.R, r.p, r.at_bound) for r in fam.rows}, **stated},
-        t_switch=fam.t_switch, lognormal_at_end=fam.lognormal_wins_at_end, lo=20, hi=500, last=last)]
+        t_switch=fam.t_switch, lognormal_at_end=fam.lognormal_wins_at_end, lo=SWITCH_WINDOW[0], hi=SWITCH_WINDOW[1],
+        last=last)]
     rs = res.readings
     out.append(Claim.judged(
         "concentration.turnaround.t", "energy-driven → entropy-driven turnaround of L̄ and ΔS (Fig 2d), judged on the "
@@ -683,9 +686,9 @@ def _loss_pdf(ax, x, n_bins: int = 40, **kw):
     (narrow early distributions and broad late ones alike)."""
     x = np.asarray(x, dtype=float)
     x = x[x > 0]
-    h, e = np.histogram(x, np.geomspace(x.min(), x.max() * 1.001, n_bins + 1), density=True)
-    c = np.sqrt(e[1:] * e[:-1])
-    ax.loglog(c[h > 0], h[h > 0], "o-", ms=3, **kw)
+    e = np.geomspace(x.min(), x.max() * 1.001, n_bins + 1)
+    c, h = fitting.log_binned_density(edges=e, counts=np.histogram(x, e)[0])
+    ax.loglog(c, h, "o-", ms=3, **kw)
 
 
 def _k(res, t) -> int:
@@ -936,7 +939,7 @@ def widget_controls(res: ConcentrationResults, cfg: ConcentrationConfig) -> dict
     return {"plot_cell": {"cell": [ref] + [i for i in range(len(res.cells)) if i != ref],
                           "t": [t0] + [s for s in steps if s != t0]},
             "plot_criterion": {"reading": [res.reading, res.other_reading]},
-            "plot_free_energy": {"lam": [cfg.lam] + [v for v in (-0.1, -10.0) if v != cfg.lam]}}
+            "plot_free_energy": {"lam": [cfg.lam] + [v for v in cfg.lams if v != cfg.lam]}}
 
 
 def discussion(res: ConcentrationResults) -> str:

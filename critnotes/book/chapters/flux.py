@@ -33,6 +33,7 @@ from critnotes.training.runs import CriticalRunConfig, critical_run
 from critnotes.training.sweeps import Failed, sweep
 
 CHAPTER = "flux"
+LATE_WINDOW = (3e3, 3e4)      # around the paper's convergence transition t ~ 10⁴ (Figs 3c–d)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -398,6 +399,7 @@ def claims(res: FluxResults) -> list[Claim]:
              "normalised by that number (the paper writes 1/N)")
     stated = {"dataset": cfg.run.dataset, "normalize": cfg.run.normalize, "steps": cfg.run.steps,
               "n_flux_weights": cfg.n_flux_weights}
+    (lo, hi), (late_lo, late_hi) = ch7.SWITCH_WINDOW, LATE_WINDOW
     out = []
     for name, sym, series in (("loss", "L", res.flux_loss), ("weight", "w", res.flux_weight)):
         pk = peak_times(series, cfg.late_from, cfg.peak_alpha)
@@ -406,15 +408,16 @@ def claims(res: FluxResults) -> list[Claim]:
         out.append(Claim.judged(
             f"flux.{name}.peak_t", f"|Ĵ_{sym}(t)| peaks at the connectivity transition (Figs 3c–d); {norm}; {ours}",
             "t ~ 100", pk["peak"], "time_in_window",
-            detail={"peak": "argmax of |Ĵ(t)|; window 20 ≤ t ≤ 500", "peak_of_t_times_J": pk["peak_per_ln_t"], **stated},
-            t=pk["peak"], lo=20, hi=500, last=last))
+            detail={"peak": f"argmax of |Ĵ(t)|; window {lo:g} ≤ t ≤ {hi:g}", "peak_of_t_times_J": pk["peak_per_ln_t"],
+                    **stated},
+            t=pk["peak"], lo=lo, hi=hi, last=last))
         out.append(Claim.judged(
             f"flux.{name}.late_peak_t", f"a second |Ĵ_{sym}| signal at the convergence transition (Figs 3c–d): the interior "
             f"point for t ≥ {cfg.late_from:g} rising most above a power law in t, significantly (level {cfg.peak_alpha:g}, Bonferroni over the window); {norm}; "
             f"{ours}", "t ~ 10⁴", pk["late_peak"], "time_in_window",
-            detail={"window": "3×10³–3×10⁴", "late_excess_sd": pk["late_excess"],
+            detail={"window": f"{late_lo:g}–{late_hi:g}", "late_excess_sd": pk["late_excess"],
                     "late_peak_of_t_times_J": pk["late_peak_per_ln_t"], **stated},
-            t=pk["late_peak"], lo=3e3, hi=3e4, last=last))
+            t=pk["late_peak"], lo=late_lo, hi=late_hi, last=last))
     for key, entry in res.slopes.items():
         which, var, when = key.split("_")
         t = f"t = {cfg.t_early:g}" if when == "early" else "the end"
