@@ -28,6 +28,7 @@ import torch
 from scipy.stats import fisher_exact, mannwhitneyu
 
 from critnotes.analysis import connections as cs
+from critnotes.analysis.criticality import correlation_frobenius
 from critnotes.analysis import fitting, graphs, redistribution
 from critnotes.book.chapters import concentration as conc_ch
 from critnotes.book.chapters import summarize
@@ -153,8 +154,7 @@ def grid_point(args) -> dict:
 
 def transition_step(act) -> int:
     """The run's connectivity transition: the checkpoint of the ‖C‖_F peak (chapter 6's t_c)."""
-    frob = [graphs.frobenius_norm(graphs.correlation_matrix(a)) for a in act.activity]
-    return int(act.steps[transition_index(np.asarray(frob))])
+    return int(act.steps[transition_index(correlation_frobenius(act.activity))])
 
 
 def run(cfg: HeavyTailedConfig, device=None, progress: bool = True) -> HeavyTailedResults:
