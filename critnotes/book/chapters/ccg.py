@@ -518,10 +518,9 @@ def plot_sample_loss(res: CCGResults, *, split: str = "train", kind: str = "ccg"
     pos = np.concatenate([x[x > 0] for x in losses])
     edges = np.geomspace(max(pos.min(), 1e-12), pos.max() * 1.01, 40)
     cmap = plt.get_cmap("tab10")
-    centres = np.sqrt(edges[1:] * edges[:-1])
     for d, x in enumerate(losses):
-        h, _ = np.histogram(x[x > 0], bins=edges, density=True)
-        ax.loglog(centres[h > 0], h[h > 0], "-", color=cmap(d), lw=1, label=f"{d} (median {np.median(x):.1e})")
+        c, p = fitting.log_binned_density(edges=edges, counts=np.histogram(x[x > 0], bins=edges)[0])
+        ax.loglog(c, p, "-", color=cmap(d), lw=1, label=f"{d} (median {np.median(x):.1e})")
     ax.set_xlabel(f"per-sample {split} loss −ln p(T|x), x ∈ T (nats)")
     ax.set_ylabel("p(L) (1/nats)")
     ax.set_title(f"{'each CCG alone' if kind == 'ccg' else 'dense output'}, calibrated", fontsize=9)
