@@ -181,14 +181,19 @@ def usable_grid(res: CCGResults) -> list[dict]:
     return [g for g in res.grid if not isinstance(g, Failed) and "nv" in g and g["test_acc"] >= res.cfg.min_test_acc]
 
 
+def pooled_sizes(res: CCGResults, key: str) -> np.ndarray:
+    """The positive sizes ``key`` ("nv" or "ne") of every digit's CCG over the usable grid runs (Fig 5i)."""
+    vals = np.concatenate([np.asarray(g[key], float) for g in usable_grid(res)] or [np.zeros(0)])
+    return vals[vals > 0]
+
+
 def size_fits(res: CCGResults) -> dict:
     """Discrete power-law MLE of N_V and N_E pooled over all digits and usable grid runs (Fig 5i), with the
     range of the fitted tail (``tail_decades`` = log10(max / x_min)) and the family comparison; refused
     (``tau`` None, ``error`` says why) when the sizes span less than a decade."""
     out = {}
     for key in ("nv", "ne"):
-        vals = np.concatenate([np.asarray(g[key], float) for g in usable_grid(res)] or [np.zeros(0)])
-        vals = vals[vals > 0]
+        vals = pooled_sizes(res, key)
         span = float(np.log10(vals.max() / vals.min())) if vals.size else 0.0
         if span < 1.0:
             out[key] = {"tau": None, "n": int(vals.size), "span_decades": span, "tail_decades": None,
@@ -594,8 +599,7 @@ def plot_size_distribution(res: CCGResults, ax=None):
     fig, ax = axes(ax, figsize=(5, 3.8))
     sf = size_fits(res)
     for key, c in (("nv", "#264653"), ("ne", "#e76f51")):
-        vals = np.concatenate([np.asarray(g[key], float) for g in usable_grid(res)] or [np.zeros(0)])
-        vals = vals[vals > 0]
+        vals = pooled_sizes(res, key)
         if not vals.size:
             continue
         u, cnt = np.unique(vals, return_counts=True)
