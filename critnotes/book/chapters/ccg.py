@@ -181,14 +181,19 @@ def usable_grid(res: CCGResults) -> list[dict]:
     return [g for g in res.grid if not isinstance(g, Failed) and "nv" in g and g["test_acc"] >= res.cfg.min_test_acc]
 
 
+def pooled_sizes(res: CCGResults, key: str) -> np.ndarray:
+    """The positive sizes ``key`` ("nv" or "ne") of every digit's CCG over the usable grid runs (Fig 5i)."""
+    vals = np.concatenate([np.asarray(g[key], float) for g in usable_grid(res)] or [np.zeros(0)])
+    return vals[vals > 0]
+
+
 def size_fits(res: CCGResults) -> dict:
     """Discrete power-law MLE of N_V and N_E pooled over all digits and usable grid runs (Fig 5i), with the
     range of the fitted tail (``tail_decades`` = log10(max / x_min)) and the family comparison; refused
     (``tau`` None, ``error`` says why) when the sizes span less than a decade."""
     out = {}
     for key in ("nv", "ne"):
-        vals = np.concatenate([np.asarray(g[key], float) for g in usable_grid(res)] or [np.zeros(0)])
-        vals = vals[vals > 0]
+        vals = pooled_sizes(res, key)
         span = float(np.log10(vals.max() / vals.min())) if vals.size else 0.0
         if span < 1.0:
             out[key] = {"tau": None, "n": int(vals.size), "span_decades": span, "tail_decades": None,
@@ -518,10 +523,9 @@ def plot_sample_loss(res: CCGResults, *, split: str = "train", kind: str = "ccg"
     pos = np.concatenate([x[x > 0] for x in losses])
     edges = np.geomspace(max(pos.min(), 1e-12), pos.max() * 1.01, 40)
     cmap = plt.get_cmap("tab10")
-    centres = np.sqrt(edges[1:] * edges[:-1])
     for d, x in enumerate(losses):
-        h, _ = np.histogram(x[x > 0], bins=edges, density=True)
-        ax.loglog(centres[h > 0], h[h > 0], "-", color=cmap(d), lw=1, label=f"{d} (median {np.median(x):.1e})")
+        c, p = fitting.log_binned_density(edges=edges, counts=np.histogram(x[x > 0], bins=edges)[0])
+        ax.loglog(c, p, "-", color=cmap(d), lw=1, label=f"{d} (median {np.median(x):.1e})")
     ax.set_xlabel(f"per-sample {split} loss −ln p(T|x), x ∈ T (nats)")
     ax.set_ylabel("p(L) (1/nats)")
     ax.set_title(f"{'each CCG alone' if kind == 'ccg' else 'dense output'}, calibrated", fontsize=9)
@@ -595,8 +599,7 @@ def plot_size_distribution(res: CCGResults, ax=None):
     fig, ax = axes(ax, figsize=(5, 3.8))
     sf = size_fits(res)
     for key, c in (("nv", "#264653"), ("ne", "#e76f51")):
-        vals = np.concatenate([np.asarray(g[key], float) for g in usable_grid(res)] or [np.zeros(0)])
-        vals = vals[vals > 0]
+        vals = pooled_sizes(res, key)
         if not vals.size:
             continue
         u, cnt = np.unique(vals, return_counts=True)

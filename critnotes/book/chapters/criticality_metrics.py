@@ -323,18 +323,11 @@ def peak_at_crossing(cis: dict, lyapunov: dict) -> Verdict:
     return Verdict(v.verdict, f"measured λ₀ crosses 0 at {at}: {v.reason}")
 
 
-def _mean_ci(a) -> tuple[float, tuple[float, float]]:
-    """Mean and 95 % t-interval of independent values."""
-    a = np.asarray(a, dtype=float)
-    m = float(a.mean())
-    h = float(stats.t.ppf(0.975, a.size - 1) * a.std(ddof=1) / math.sqrt(a.size)) if a.size > 1 else math.inf
-    return m, (m - h, m + h)
-
-
 @dataclasses.dataclass(frozen=True)
 class OverSeeds:
-    """One value per seed (or a paired per-seed difference), its mean and 95 % t-interval over seeds: the
-    between-seed spread is the error bar (networks, not test images or probe inputs, are the replicates).
+    """One value per seed (or a paired per-seed difference, or one network of the init ensemble), its mean
+    and 95 % t-interval over seeds: the between-seed spread is the error bar (networks, not test images or
+    probe inputs, are the replicates).
     The SD is floored at ``floor_sd``, the within-seed sampling SD of one value (test images, probe inputs),
     so that a few seeds which happen to agree cannot give a zero-width interval."""
 
@@ -483,9 +476,9 @@ def claims(res: CriticalityMetricsResults) -> list[Claim]:
     cfg, ens = res.cfg, res.ensemble
     regimes = {"ordered": min(cfg.ratios), "critical": 1.0, "chaotic": max(cfg.ratios)}
     rows = {k: ens.row(r) for k, r in regimes.items()}
-    lam = {k: _mean_ci(ens.lyapunov[i]) for k, i in rows.items()}
-    sig = {k: _mean_ci(ens.branching[i] / ens.mf_branching[i]) for k, i in rows.items()}
-    dr = {f"r={r:g}": _mean_ci(ens.dynamic_range[ens.row(r)]) for r in cfg.ratios}
+    lam = {k: OverSeeds.of(ens.lyapunov[i]) for k, i in rows.items()}
+    sig = {k: OverSeeds.of(ens.branching[i] / ens.mf_branching[i]) for k, i in rows.items()}
+    dr = {f"r={r:g}": OverSeeds.of(ens.dynamic_range[ens.row(r)]) for r in cfg.ratios}
     lam_all = {f"r={r:g}": float(ens.lyapunov[ens.row(r)].mean()) for r in cfg.ratios}
     where = (f"{cfg.init_seeds} untrained networks per init σ_w² = r·σ_c² (r = {', '.join(f'{r:g}' for r in cfg.ratios)}), "
              f"{len(cfg.hidden)} tanh layers of width {cfg.hidden[0]}, σ_b²={cfg.bias_scale ** 2:g}, {cfg.n_probe} "
@@ -494,27 +487,27 @@ def claims(res: CriticalityMetricsResults) -> list[Claim]:
     out = [
         Claim.judged(f"{CHAPTER}.lyapunov.init", "λ₀ at ordered / critical / chaotic initialisations follows "
                      f"mean-field theory (⟨½ ln χ₁ˡ⟩ of the same finite-depth net, ±{LYAPUNOV_TOL:g} nats/layer; "
-                     f"{where})", {k: ens.mf_lyapunov[i] for k, i in rows.items()}, {k: v[0] for k, v in lam.items()},
+                     f"{where})", {k: ens.mf_lyapunov[i] for k, i in rows.items()}, {k: v.mean for k, v in lam.items()},
                      "all_within", kind="check",
                      detail={"ratios": regimes, "units": "nats per layer",
                              "asymptotic_half_ln_chi1": {k: 0.5 * math.log(crit.chi1(ens.sigma_w2[i], cfg.bias_scale ** 2,
                                                                                      cfg.activation))
                                                          for k, i in rows.items()}},
-                     cis={k: v[1] for k, v in lam.items()}, targets={k: ens.mf_lyapunov[i] for k, i in rows.items()},
+                     cis={k: v.ci for k, v in lam.items()}, targets={k: ens.mf_lyapunov[i] for k, i in rows.items()},
                      tol=LYAPUNOV_TOL),
         Claim.judged(f"{CHAPTER}.branching.init", "σ at ordered / critical / chaotic initialisations follows "
                      f"mean-field theory (σ / ⟨χ₁ˡ⟩ = 1 ± {BRANCHING_RTOL:g}; {where})",
                      {k: ens.mf_branching[i] for k, i in rows.items()},
                      {k: float(ens.branching[i].mean()) for k, i in rows.items()}, "all_within", kind="check",
-                     detail={"ratios": regimes, "ratio_to_mean_field": {k: v[0] for k, v in sig.items()}},
-                     cis={k: v[1] for k, v in sig.items()}, targets={k: 1.0 for k in rows}, tol=BRANCHING_RTOL),
+                     detail={"ratios": regimes, "ratio_to_mean_field": {k: v.mean for k, v in sig.items()}},
+                     cis={k: v.ci for k, v in sig.items()}, targets={k: 1.0 for k in rows}, tol=BRANCHING_RTOL),
         Claim.judged(f"{CHAPTER}.dynamic_range.init", "dynamic range is maximal at criticality, tested with our "
                      "response-curve Δ (RMS activity of the last hidden layer against the input scale s, "
                      "10 log₁₀ s₉₀/s₁₀) at the init where the measured λ₀ crosses 0 — the 4-layer transient need "
                      f"not be critical at the mean-field r = 1 ({where})", "max at criticality",
-                     {**{r: v[0] for r, v in dr.items()}, "measured_critical_init": at0 or "no crossing"},
+                     {**{r: v.mean for r, v in dr.items()}, "measured_critical_init": at0 or "no crossing"},
                      "peak_at_crossing", detail={"units": "dB", "lyapunov_mean": lam_all},
-                     cis={r: v[1] for r, v in dr.items()}, lyapunov=lam_all),
+                     cis={r: v.ci for r, v in dr.items()}, lyapunov=lam_all),
     ]
     idx = [i for i, p in enumerate(res.sweep)
            if not p.diverged and np.isfinite(p.test_acc) and np.isfinite(p.metrics.lyapunov[-1])]
@@ -728,9 +721,9 @@ def plot_metrics_vs_init(res: CriticalityMetricsResults, *, when: str = "both", 
             (axs[1], "branching", "branching parameter σ", chi, ens.mf_branching),
             (axs[2], "dynamic_range", "dynamic range Δ (dB)", None, None)):
         if when in ("both", "at"):
-            cis = [_mean_ci(v) for v in getattr(ens, key)]
-            m = np.array([c[0] for c in cis])
-            err = np.array([[c[0] - c[1][0], c[1][1] - c[0]] for c in cis]).T
+            cis = [OverSeeds.of(v) for v in getattr(ens, key)]
+            m = np.array([c.mean for c in cis])
+            err = np.array([[c.mean - c.ci[0], c.ci[1] - c.mean] for c in cis]).T
             ax.errorbar(ens.sigma_w2, m, yerr=err, fmt="o-", capsize=3, label=f"at init ({res.cfg.init_seeds} nets)")
         if when in ("both", "after"):
             ax.plot(sw, [getattr(p.metrics, key)[-1] for p in res.sweep], "s--", label="after training")

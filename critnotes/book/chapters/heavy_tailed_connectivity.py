@@ -28,6 +28,7 @@ import torch
 from scipy.stats import fisher_exact, mannwhitneyu
 
 from critnotes.analysis import connections as cs
+from critnotes.analysis.criticality import correlation_frobenius
 from critnotes.analysis import fitting, graphs, redistribution
 from critnotes.book.chapters import concentration as conc_ch
 from critnotes.book.chapters import summarize
@@ -153,8 +154,7 @@ def grid_point(args) -> dict:
 
 def transition_step(act) -> int:
     """The run's connectivity transition: the checkpoint of the ‖C‖_F peak (chapter 6's t_c)."""
-    frob = [graphs.frobenius_norm(graphs.correlation_matrix(a)) for a in act.activity]
-    return int(act.steps[transition_index(np.asarray(frob))])
+    return int(act.steps[transition_index(correlation_frobenius(act.activity))])
 
 
 def run(cfg: HeavyTailedConfig, device=None, progress: bool = True) -> HeavyTailedResults:
@@ -583,21 +583,21 @@ def reproduce(profile=None, device=None, progress=True):
 # --------------------------------------------------------------------------------------------------
 # figures
 # --------------------------------------------------------------------------------------------------
-def _tail_line(ax, x, t: cs.TailAssessment, color=None, style="-"):
-    """The MLE power law of ``t`` over its tail, anchored on the log-binned density of ``x``."""
-    if not t.fitted:
-        return
+def _tail_line(ax, x, exponent: float, xmin: float, style="-", **kw):
+    """A power law of ``exponent`` from ``xmin`` to max(x), anchored on the log-binned density of ``x`` at
+    ``xmin``."""
     xs, p = fitting.log_binned_density(x)
-    k = int(np.argmin(np.abs(xs - t.xmin)))
-    ends = np.array([t.xmin, x.max()])
-    ax.loglog(ends, p[k] * (ends / t.xmin) ** -t.alpha, style, color=color, lw=1, alpha=0.8)
+    k = int(np.argmin(np.abs(xs - xmin)))
+    ends = np.array([xmin, x.max()])
+    ax.loglog(ends, p[k] * (ends / xmin) ** -exponent, style, **kw)
 
 
 def _pdf_with_fit(x, t: cs.TailAssessment, label, ax, color=None):
     x = x[x > 0]
     lab = label + (f" (α={t.alpha:.2f}, {t.reading})" if t.fitted else " (no fit)")
     loglog_pdf(x, ax=ax, label=lab, color=color, xlabel="")
-    _tail_line(ax, x, t, color)
+    if t.fitted:
+        _tail_line(ax, x, t.alpha, t.xmin, color=color, lw=1, alpha=0.8)
 
 
 COLORS = ["#2a9d8f", "#e76f51", "#264653", "#8ab17d", "#9e9e9e"]
@@ -719,13 +719,10 @@ def plot_redistribution(res: HeavyTailedResults, *, p_c: float = 0.37, ax=None):
     loglog_pdf(x, ax=ax, color=PALETTE["stage2"], label=f"model, P_C = {p_c}", xlabel="w (units of mean weight)")
     i = list(np.round(m.p_c, 6)).index(round(p_c, 6))
     a, xmin = m.alpha[i], m.xmin[i]
-    xs, p = fitting.log_binned_density(x)
-    k = int(np.argmin(np.abs(xs - xmin)))
-    ends = np.array([xmin, x.max()])
     for expo, style, color, lab in ((a, "-", PALETTE["fit"], f"MLE α = {a:.2f}"),
                                     (1 + 1 / p_c, ":", "k", f"1 + 1/P_C = {1 + 1 / p_c:.2f}"),
                                     (1 + 0.6 / p_c, "--", "#8ab17d", f"paper 1 + 0.6/P_C = {1 + 0.6 / p_c:.2f}")):
-        ax.loglog(ends, p[k] * (ends / xmin) ** -expo, style, color=color, label=lab)
+        _tail_line(ax, x, expo, xmin, style, color=color, label=lab)
     ax.legend(fontsize=7)
     return fig
 

@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from critnotes.analysis.computational_graphs import task_snr
 from critnotes.book.exercises import Feedback, compare
 
-#: activity of three neurons on six samples; the first three samples are in the task T
-_A = np.array([[2.0, 0.0, 1.0], [3.0, 1.0, 1.0], [4.0, 0.0, 1.0], [0.0, 1.0, 2.0], [1.0, 0.0, 2.0], [2.0, 1.0, 2.0]])
+#: activity of three neurons on six samples; the first three samples are in the task T (every neuron
+#: varies within T and within ¬T, so every d' is finite)
+_A = np.array([[2.0, 0.0, 1.0], [3.0, 1.0, 2.0], [4.0, 0.0, 1.0], [0.0, 1.0, 2.0], [1.0, 0.0, 3.0], [2.0, 1.0, 2.0]])
 _ON = np.array([True, True, True, False, False, False])
 
 
 def _snr(a, on):
-    d = a[on].mean(0) - a[~on].mean(0)
-    s = np.sqrt((a[on].var(0) + a[~on].var(0)) / 2)
-    return d / s
+    """d' of each column of ``a`` for the task mask ``on``: the clustering statistic's owner, ``task_snr``."""
+    return task_snr([a], on, True)[1][0]
 
 
 def check_snr(answer) -> Feedback:
