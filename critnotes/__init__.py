@@ -1,8 +1,8 @@
 """critnotes: helper package of the criticality-in-learning book.
 
 For your own network and training loop: :class:`UpdateRecorder` (``.attach(model, optimizer)``, then
-``.stats()`` → :class:`UpdateStats`, fitted with :mod:`critnotes.fitting`) and :class:`ActivityRecorder`
-(forward hooks; ``.activity(name)`` → samples × units, e.g. for :func:`critnotes.graphs.correlation_matrix`);
+``.stats()`` → :class:`UpdateStats`, fitted with :mod:`critnotes.analysis.fitting`) and :class:`ActivityRecorder`
+(forward hooks; ``.activity(name)`` → samples × units, e.g. for :func:`critnotes.analysis.graphs.correlation_matrix`);
 :func:`train` runs the book's loop on any ``nn.Module``.  The package is layered (see CONTRIBUTING.md):
 ``analysis`` ← ``probes`` ← ``training`` ← ``book``.
 """

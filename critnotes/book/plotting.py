@@ -31,16 +31,6 @@ def loglog_pdf(samples=None, *, edges=None, counts=None, ax=None, label=None, co
     return fig
 
 
-def ccdf_plot(samples=None, *, edges=None, counts=None, ax=None, label=None, color=None, xlabel="|Δw|"):
-    """Complementary CDF P(X ≥ x) on log–log axes."""
-    fig, ax = axes(ax)
-    x, c = fitting.ccdf(samples, edges=edges, counts=counts)
-    ax.loglog(x, c, "-", label=label, color=color)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("P(X ≥ x)")
-    return fig
-
-
 def powerlaw_guide(ax, alpha: float, x0: float, y0: float, x1: float, *, color=None, label=None, ls="--"):
     """A reference line p ∝ x^-alpha through (x0, y0) up to x1, labelled with its exponent."""
     xs = np.array([x0, x1])
@@ -48,7 +38,11 @@ def powerlaw_guide(ax, alpha: float, x0: float, y0: float, x1: float, *, color=N
               label=label if label is not None else f"slope −{alpha:.2f}")
 
 
-def fit_line(ax, fit: "fitting.PowerLawFit", x_max: float, density_at_xmin: float, *, color=None, label=None):
-    """Draw an MLE power-law fit from its x_min, anchored at the measured density there."""
-    powerlaw_guide(ax, fit.alpha, fit.xmin, density_at_xmin, x_max, color=color,
+def fit_line(ax, fit: "fitting.PowerLawFit", edges, counts, *, color=None, label=None):
+    """Draw an MLE power-law fit of the histogram ``edges``/``counts`` from its x_min to the last edge,
+    anchored at the histogram's log-binned density (:func:`~critnotes.analysis.fitting.log_binned_density`)
+    at x_min."""
+    x, p = fitting.log_binned_density(edges=edges, counts=counts)
+    y0 = p[min(int(np.searchsorted(x, fit.xmin)), len(p) - 1)]
+    powerlaw_guide(ax, fit.alpha, fit.xmin, y0, edges[-1], color=color,
                    label=label or f"MLE α={fit.alpha:.2f}±{fit.alpha_se:.2f} (x_min={fit.xmin:.2g})", ls="-")

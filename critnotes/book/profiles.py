@@ -10,7 +10,6 @@ instead of being silently ignored (STYLE.md, convention 4).
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Mapping, TypeVar
 
@@ -29,8 +28,6 @@ PROFILE_HELP = {
 C = TypeVar("C")
 
 
-
-
 def get_profile(profile: str | None = None) -> str:
     """The active profile: ``profile`` if given, else ``$CRITNOTES_PROFILE``, else ``quick``."""
     name = profile if profile is not None else os.environ.get(PROFILE_ENV, DEFAULT_PROFILE)
@@ -42,8 +39,6 @@ def get_profile(profile: str | None = None) -> str:
     return name
 
 
-
-
 def chapter_config(presets: Mapping[str, C], profile: str | None = None, **overrides) -> C:
     """The preset of the active profile with ``overrides`` applied (both validated)."""
     name = get_profile(profile)
@@ -52,7 +47,3 @@ def chapter_config(presets: Mapping[str, C], profile: str | None = None, **overr
         raise ConfigError(f"presets lack profile(s) {missing}")
     return replace_checked(presets[name], **overrides)
 
-
-def as_dict(cfg) -> dict:
-    """A JSON-friendly dict of a (possibly nested) config dataclass."""
-    return dataclasses.asdict(cfg)

@@ -242,22 +242,30 @@ def results_dir() -> Path:
     return root / "results"
 
 
-def read_result(path: str | os.PathLike) -> ChapterResult | None:
-    """The chapter result in ``path``; ``None`` with a warning naming the file and why when it is
-    unreadable, not valid JSON, or not a chapter result (the ledger skips such files)."""
+def parse_result(path: str | os.PathLike) -> ChapterResult:
+    """The chapter result stored in ``path``; a ``ValueError`` saying why not: unreadable, invalid JSON,
+    or not a chapter result (:meth:`ChapterResult.from_dict` names the field)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        why = f"unreadable ({exc})"
-    else:
-        try:
-            return ChapterResult.from_dict(json.loads(text))
-        except json.JSONDecodeError as exc:
-            why = f"invalid JSON ({exc})"
-        except ValueError as exc:
-            why = f"not a chapter result ({exc})"
-    warnings.warn(f"skipping {path}: {why}", stacklevel=2)
-    return None
+        raise ValueError(f"unreadable ({exc})") from None
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON ({exc})") from None
+    try:
+        return ChapterResult.from_dict(d)
+    except ValueError as exc:
+        raise ValueError(f"not a chapter result ({exc})") from None
+
+
+def read_result(path: str | os.PathLike) -> ChapterResult | None:
+    """:func:`parse_result`, or ``None`` with a warning naming the file and why (the ledger skips such files)."""
+    try:
+        return parse_result(path)
+    except ValueError as exc:
+        warnings.warn(f"skipping {path}: {exc}", stacklevel=2)
+        return None
 
 
 def load_results(folder: str | os.PathLike | None = None) -> list[ChapterResult]:

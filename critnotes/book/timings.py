@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 from critnotes.book.chapters import CHAPTERS
-from critnotes.book.results import ChapterResult, load_results, markdown_cell, read_result, results_dir
+from critnotes.book.results import ChapterResult, load_results, markdown_cell, parse_result, read_result, results_dir
 
 BOOK = Path(__file__).resolve().parents[2] / "book"
 STORED = BOOK / "results"
@@ -51,9 +51,9 @@ def stored_results(profile: str, root: str | Path | None = None) -> dict[str, Ch
     out = {}
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
-            res = ChapterResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (ValueError, OSError) as exc:          # json.JSONDecodeError is a ValueError
-            raise ValueError(f"stored result {path} is not a valid chapter result ({exc}); regenerate it with "
+            res = parse_result(path)
+        except ValueError as exc:
+            raise ValueError(f"stored result {path} is not a valid chapter result: {exc}; regenerate it with "
                              f"`python -m critnotes reproduce {path.stem} --profile {profile} --out {folder}`") from None
         problem = (f"its profile is {res.profile!r}, not {profile!r}" if res.profile != profile else
                    f"it is named {path.name}, not {res.chapter}.json" if path.stem != res.chapter else

@@ -79,7 +79,7 @@ def in_range(value: float | None, lo: float, hi: float, ci: tuple[float, float] 
 
 
 @rule(agrees=dict(value=1.52, target=1.5, tol=0.2, ci=(1.4, 1.6)),
-      differs=dict(value=6.0, target=1.5, tol=0.2, ci=(5.1, 6.9)))
+      differs=dict(value=1.95, target=1.5, tol=0.2, ci=(1.8, 2.1)))
 def close_to(value: float | None, target: float, tol: float, ci: tuple[float, float] | None = None,
              at_bound: bool = False) -> Verdict:
     """The paper's value ``target`` within ``± tol`` (stated next to the claim): :func:`in_range` on
@@ -121,7 +121,8 @@ def family(favoured: str | None, expected: str = "power law", alternatives: tupl
     return Verdict("inconclusive", f"{favoured} favoured: neither the paper's family nor its alternative")
 
 
-@rule(agrees=dict(value=0.4, threshold=0.1, above=True), differs=dict(value=0.02, threshold=0.1, above=True))
+@rule(agrees=dict(value=0.4, threshold=0.1, above=True, ci=(0.25, 0.55)),
+      differs=dict(value=0.02, threshold=0.1, above=True, ci=(-0.03, 0.07)))
 def exceeds(value: float | None, threshold: float, above: bool = True,
             ci: tuple[float, float] | None = None) -> Verdict:
     """A one-sided statement ``value > threshold`` (``above``) or ``value < threshold``: judged on the
