@@ -103,7 +103,7 @@ def test_chapter_rules_are_inconclusive_when_intervals_cannot_decide():
 
 def test_mean_ci_and_exact_permutation_trend():
     o = ch.OverSeeds.of([1.0, 2.0, 3.0])
-    m, (lo, hi) = o.mean, o.ci
+    m, (_, hi) = o.mean, o.ci
     assert m == 2.0 and hi - m == pytest.approx(4.302653 / math.sqrt(3), rel=1e-5)   # t(0.975, 2) · s / √n
     t = ch._spearman([1, 2, 3], [3, 2, 1])
     assert t.rho == pytest.approx(-1.0) and t.p == pytest.approx(1 / 3) and t.n == 3

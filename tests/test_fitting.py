@@ -334,3 +334,16 @@ def test_degenerate_samples_are_named():
         F.fit_powerlaw(np.random.default_rng(0).random(500) > 0.5)
     with pytest.raises(ValueError, match="1 non-empty bin"):
         F.fit_powerlaw_binned([0.0, 1.0, 2.0, 4.0], [10, 0, 500])
+
+
+def test_t_intervals_are_the_textbook_ones():
+    lo, hi = F.t_interval(2.0, 0.5, 4)
+    assert hi - 2.0 == pytest.approx(stats.t.ppf(0.975, 4) * 0.5) and 2.0 - lo == pytest.approx(hi - 2.0)
+    assert F.t_interval(2.0, 0.0, 4, floor=0.3) == pytest.approx((1.7, 2.3))      # resolution floor
+    m, (lo, hi), sd = F.mean_interval([1.0, 2.0, 3.0])
+    assert (m, sd) == (2.0, 1.0) and hi - m == pytest.approx(stats.t.ppf(0.975, 2) / np.sqrt(3))
+    x = np.arange(10.0)
+    fit = F.linear_fit(x, 3 * x + np.random.default_rng(0).normal(0, 0.1, 10))
+    lo, hi = fit.ci()
+    assert lo < 3 < hi and hi - fit.slope == pytest.approx(stats.t.ppf(0.975, 8) * fit.stderr)
+    assert F.linear_fit([1.0, 2.0], [1.0, 3.0]).ci() is None

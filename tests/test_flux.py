@@ -104,7 +104,7 @@ def test_barrier_form_tells_exponential_from_power(form, verdict):
     noise = np.exp(np.random.default_rng(1).normal(0, 0.05, g.size))
     j = (g ** 1.0 if form == "power" else np.exp(-2e-4 / g)) * noise
     bc = ch.barrier_compare(g, j)
-    ci = ch._slope_ci(bc["inv_gamma"])
+    ci = bc["inv_gamma"].ci()
     v = ch.barrier_form(bc["inv_gamma"].slope, ci, bc["delta_aic"], bc["n"], last=2e5, needs=1e4)
     assert v.verdict == verdict, v.reason
 

@@ -115,6 +115,24 @@ def on_bound(alpha: float, lo: float, hi: float) -> bool:
 # --------------------------------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------------------------------
+def t_interval(estimate: float, se: float, dof: int, level: float = 0.95, floor: float = 0.0) -> tuple[float, float]:
+    """Two-sided ``level`` Student-t interval ``estimate ± max(t·se, floor)`` on ``dof`` degrees of freedom
+    (``floor``: a half-width the data cannot resolve below, e.g. a checkpoint spacing) — the package's one
+    t-interval, used by every chapter's slope and mean intervals."""
+    h = max(float(stats.t.ppf(0.5 + level / 2, dof)) * se, floor)
+    return (estimate - h, estimate + h)
+
+
+def mean_interval(values, level: float = 0.95, floor_sd: float = 0.0) -> tuple[float, tuple[float, float], float]:
+    """``(mean, t-interval, sd)`` of ``values`` (>= 2), the SD floored at ``floor_sd``."""
+    v = np.asarray(values, dtype=float)
+    if v.size < 2:
+        raise ValueError(f"an interval of a mean needs >= 2 values, got {v.size}")
+    sd = max(float(v.std(ddof=1)), float(floor_sd))
+    m = float(v.mean())
+    return m, t_interval(m, sd / math.sqrt(v.size), v.size - 1, level), sd
+
+
 def decades(lo: float, hi: float) -> float:
     """Decades a fit's range ``[lo, hi]`` spans, ``log10(hi / lo)`` (0 for an empty or non-positive range): a
     tail fit on less than a decade is inconclusive in every chapter."""
@@ -718,6 +736,10 @@ class LineFit:
     @property
     def r2(self) -> float:
         return self.r ** 2
+
+    def ci(self, level: float = 0.95) -> tuple[float, float] | None:
+        """Student-t interval of the slope (n − 2 degrees of freedom); None for a 2-point line."""
+        return None if self.n < 3 else t_interval(self.slope, self.stderr, self.n - 2, level)
 
     def as_dict(self) -> dict:
         return jsonable({**asdict(self), "r2": self.r2})

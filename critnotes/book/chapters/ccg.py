@@ -15,7 +15,6 @@ import sys
 
 import matplotlib.pyplot as plt
 import numpy as np
-from scipy import stats
 
 from critnotes.analysis import computational_graphs as ccg
 from critnotes.analysis import fitting, graphs
@@ -194,7 +193,7 @@ def size_fits(res: CCGResults) -> dict:
     out = {}
     for key in ("nv", "ne"):
         vals = pooled_sizes(res, key)
-        span = float(np.log10(vals.max() / vals.min())) if vals.size else 0.0
+        span = fitting.decades(vals.min(), vals.max()) if vals.size else 0.0
         if span < 1.0:
             out[key] = {"tau": None, "n": int(vals.size), "span_decades": span, "tail_decades": None,
                         "error": f"sizes span {span:.2f} < 1 decade: no power-law fit"}
@@ -202,7 +201,7 @@ def size_fits(res: CCGResults) -> dict:
         try:
             f = fitting.fit_powerlaw(vals, discrete=True, alpha_range=(1.0, 12.0))
             out[key] = {"tau": f.alpha, "tau_se": f.alpha_se, "xmin": f.xmin, "n_tail": f.n_tail, "n": int(vals.size),
-                        "span_decades": span, "tail_decades": float(np.log10(vals.max() / f.xmin)),
+                        "span_decades": span, "tail_decades": fitting.decades(f.xmin, vals.max()),
                         "at_bound": f.at_bound, "reading": f.favoured(), "comparisons": f.comparisons}
         except ValueError as exc:
             out[key] = {"tau": None, "n": int(vals.size), "span_decades": span, "tail_decades": None,
@@ -225,9 +224,8 @@ def size_trends(res: CCGResults, key: str) -> dict:
     dof = len(y) - 3
     s2 = float(np.sum((y - x @ beta) ** 2) / dof)
     se = np.sqrt(np.diag(s2 * np.linalg.inv(x.T @ x)))
-    q = float(stats.t.ppf(0.975, dof))
-    return {"b_M": float(beta[1]), "ci_M": (float(beta[1] - q * se[1]), float(beta[1] + q * se[1])),
-            "b_gamma": float(beta[2]), "ci_gamma": (float(beta[2] - q * se[2]), float(beta[2] + q * se[2])),
+    return {"b_M": float(beta[1]), "ci_M": fitting.t_interval(float(beta[1]), float(se[1]), dof),
+            "b_gamma": float(beta[2]), "ci_gamma": fitting.t_interval(float(beta[2]), float(se[2]), dof),
             "n_runs": len(grid)}
 
 
@@ -241,8 +239,7 @@ def difficulty(res: CCGResults, key: str = "nv") -> dict:
     c = (n[:, 5] + n[:, 9]) / 2 - n[:, 8]
     ci = None
     if len(c) >= 2:
-        h = float(stats.t.ppf(0.975, len(c) - 1) * c.std(ddof=1) / np.sqrt(len(c)))
-        ci = (float(c.mean() - h), float(c.mean() + h))
+        ci = fitting.mean_interval(c)[1]
     return {"per_digit": n.mean(0), "contrast": float(c.mean()), "ci": ci, "n_runs": len(grid)}
 
 

@@ -22,7 +22,6 @@ import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
 from matplotlib.ticker import NullFormatter
-from scipy import stats
 
 from critnotes.analysis import fitting, graphs
 from critnotes.book.chapters import summarize
@@ -444,8 +443,7 @@ class ExponentFit:
     def ci(self) -> tuple[float, float] | None:
         if self.exponent is None:
             return None
-        h = max(float(stats.t.ppf(0.975, self.n_points - 2)) * self.se, self.resolution)
-        return (self.exponent - h, self.exponent + h)
+        return fitting.t_interval(self.exponent, self.se, self.n_points - 2, floor=self.resolution)
 
     def as_dict(self) -> dict:
         return {**dataclasses.asdict(self), "ci95": self.ci}

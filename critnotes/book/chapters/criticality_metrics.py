@@ -34,7 +34,7 @@ from scipy import stats
 
 from critnotes.analysis import criticality as crit
 from critnotes.analysis import loss_concentration as conc
-from critnotes.analysis.fitting import fit_powerlaw_binned
+from critnotes.analysis.fitting import fit_powerlaw_binned, mean_interval
 from critnotes.book.chapters import summarize
 from critnotes.book.plotting import axes
 from critnotes.book.profiles import chapter_config
@@ -342,10 +342,8 @@ class OverSeeds:
         v = np.asarray(values, dtype=float)
         if v.size < 2:
             raise ValueError(f"an interval over seeds needs >= 2 seeds, got {v.size}; raise cfg.seeds")
-        sd = max(float(v.std(ddof=1)), float(floor_sd))
-        h = float(stats.t.ppf(0.975, v.size - 1)) * sd / math.sqrt(v.size)
-        m = float(v.mean())
-        return cls(tuple(map(float, v)), m, (m - h, m + h), sd, float(floor_sd))
+        m, ci, sd = mean_interval(v, floor_sd=floor_sd)
+        return cls(tuple(map(float, v)), m, ci, sd, float(floor_sd))
 
     def above_zero(self) -> dict:
         """The ``exceeds`` rule's inputs for "the mean over seeds is > 0"."""

@@ -380,15 +380,6 @@ _PAPER_SIGN = {  # §2.5: early, M raises J_L and lowers J_w; γ raises both; at
 _TRIVIAL = {"w_gamma_early": 1.0}   # Δw = −νĝ: |Ĵ_w| ∝ ν at fixed B before anything else changes
 
 
-def _slope_ci(fit) -> tuple[float, float] | None:
-    """95 % interval of a fitted slope from its standard error (t quantile with n − 2 degrees of freedom);
-    None for a 2-point line (no error estimate)."""
-    if fit is None or fit.n < 3:
-        return None
-    q = stats.t.ppf(0.975, fit.n - 2)
-    return (fit.slope - q * fit.stderr, fit.slope + q * fit.stderr)
-
-
 def claims(res: FluxResults) -> list[Claim]:
     cfg = res.cfg
     last = int(res.steps[-1])
@@ -438,7 +429,7 @@ def claims(res: FluxResults) -> list[Claim]:
                 converged=br["converged"], unconverged=br["unconverged"], n_converged=br["n_converged"],
                 n_unconverged=br["n_unconverged"], last=cfg.grid.steps, needs=cfg.final_from))
             continue
-        ci = _slope_ci(fit)
+        ci = None if fit is None else fit.ci()
         triv = _TRIVIAL.get(key, 0.0)
         what = (f"log-log slope of |Ĵ_{which}| against {'M' if var == 'M' else 'γ'} at {t} (Figs 3i–m, o)"
                 + (f", beyond the slope {triv:g} that Δw = −νĝ gives alone (i.e. |Ĵ_w|/ν rises with γ)" if triv else ""))
@@ -457,7 +448,7 @@ def claims(res: FluxResults) -> list[Claim]:
             detail=col.as_dict(), k=col.k, ci=col.ci))
     bf = barrier_fits(res, "w")
     inv = bf["inv_gamma"]
-    ci = _slope_ci(inv)
+    ci = None if inv is None else inv.ci()
     out.append(Claim.judged(
         "flux.barrier.exp_gamma", "near convergence J ∝ e^{−ΔL̄/γ} (§2.5): over converged cells, ln|Ĵ_w| at the end is "
         "linear in 1/γ with a negative slope and fits better than a power of γ (ΔAIC); the marginal weight flux "

@@ -10,13 +10,12 @@ event-time profile) shows what intervals look like without temporal clustering.
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from critnotes.analysis import intervals
+from critnotes.analysis import fitting, intervals
 from critnotes.analysis.intervals import IntervalFit, IntervalStats, threshold_for_quantile
 from critnotes.book.chapters import summarize
 from critnotes.book.plotting import PALETTE, axes
@@ -141,12 +140,6 @@ def not_comparable(res: IntereventResults, name: str) -> str | None:
     return "; ".join(why) or None
 
 
-def decades(x_range) -> float:
-    """Decades spanned by a fit's range ``(lo, hi)``."""
-    lo, hi = x_range
-    return float(math.log10(hi / lo)) if lo > 0 and hi > lo else 0.0
-
-
 @rule(agrees=dict(value=2.7, target=2.7, tol=0.3, ci=(2.6, 2.8), decades=1.5),
       differs=dict(value=1.2, target=2.7, tol=0.3, ci=(1.1, 1.3), decades=1.5))
 def exponent_on_range(value: float | None, target: float, tol: float, ci=None, decades: float | None = None,
@@ -232,7 +225,7 @@ def claims(res: IntereventResults) -> list[Claim]:
             paper, -ls.slope, "exponent_on_range",
             {**common, "tau_range": list(ls.x_range), "r2": ls.r2, "n_bins": ls.n, "null_alpha": -n.ls.slope},
             value=-ls.slope, target=paper, tol=TOLERANCE,
-            ci=(-ls.slope - 1.96 * ls.stderr, -ls.slope + 1.96 * ls.stderr), decades=decades(ls.x_range)))
+            ci=(-ls.slope - 1.96 * ls.stderr, -ls.slope + 1.96 * ls.stderr), decades=fitting.decades(*ls.x_range)))
         mle = d.mle
         out.append(claim(
             f"{CHAPTER}.alpha_mle.{tag}",
@@ -242,7 +235,7 @@ def claims(res: IntereventResults) -> list[Claim]:
             {**common, "alpha_se": mle.alpha_se, "ks": mle.ks, "n_tail": mle.n_tail, "null_alpha": n.mle.alpha},
             value=mle.alpha, target=paper, tol=TOLERANCE, ci=(mle.alpha - 1.96 * mle.alpha_se,
                                                             mle.alpha + 1.96 * mle.alpha_se),
-            decades=decades((lo, hi)), at_bound=mle.at_bound))
+            decades=fitting.decades(lo, hi), at_bound=mle.at_bound))
         fav, decisive = family_reading(mle)
         out.append(claim(
             f"{CHAPTER}.family.{tag}",

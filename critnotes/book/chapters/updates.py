@@ -321,8 +321,7 @@ def alpha_interval(scan, fit) -> tuple[float, float]:
 
 def tail_decades(edges: np.ndarray, counts: np.ndarray, xmin: float) -> float:
     """Decades of |Δw| the fitted tail spans: log10(upper edge of the last non-empty bin / x_min)."""
-    e, c = trim(edges, counts)
-    return float(math.log10(e[-1] / xmin))
+    return fitting.decades(xmin, trim(edges, counts)[0][-1])
 
 
 def paper_range_fit(edges: np.ndarray, counts: np.ndarray, linear_bins: int):
