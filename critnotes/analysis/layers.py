@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fnmatch
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 from torch import nn
@@ -145,3 +145,18 @@ def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
     """The parameters that training updates, in the order of the flat vector: ``requires_grad`` ones,
     in module order, a tied (shared) parameter once (as :meth:`torch.nn.Module.parameters`)."""
     return [p for p in model.parameters() if p.requires_grad]
+
+
+def parameter_layers(model: nn.Module, keep: Callable[[nn.Parameter], bool] = lambda p: True
+                     ) -> list[tuple[str, list[nn.Parameter]]]:
+    """The layers of the flat parameter vector: the modules owning trainable parameters directly (a Linear's
+    weight and bias form one layer), in module order, as ``(module name, its parameters)`` (``"model"`` for
+    the model's own); a tied parameter belongs to the first module owning it; ``keep`` selects parameters.
+    Used by the training loop's flat vector and by :meth:`UpdateRecorder.attach`."""
+    seen, out = set(), []
+    for mname, module in model.named_modules():
+        own = [p for p in module.parameters(recurse=False) if p.requires_grad and id(p) not in seen and keep(p)]
+        if own:
+            seen.update(id(p) for p in own)
+            out.append((mname or "model", own))
+    return out

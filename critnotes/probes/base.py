@@ -14,7 +14,7 @@ Probes on a user's own loop attach through PyTorch's hooks instead (:meth:`Updat
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import torch
 from torch import nn
@@ -67,19 +67,6 @@ class AtSteps(Probe):
         return [t for t in self.steps if t <= steps]
 
 
-def parameter_layers(model: nn.Module, keep: Callable[[nn.Parameter], bool] = lambda p: True
-                     ) -> list[tuple[str, list[nn.Parameter]]]:
-    """The layers of the flat parameter vector: the modules owning trainable parameters directly (a Linear's
-    weight and bias form one layer), in module order, as ``(module name, its parameters)`` (``"model"`` for
-    the model's own); a tied parameter belongs to the first module owning it; ``keep`` selects parameters.
-    Used by the training loop's flat vector and by :meth:`UpdateRecorder.attach`."""
-    seen, out = set(), []
-    for mname, module in model.named_modules():
-        own = [p for p in module.parameters(recurse=False) if p.requires_grad and id(p) not in seen and keep(p)]
-        if own:
-            seen.update(id(p) for p in own)
-            out.append((mname or "model", own))
-    return out
 
 
 @dataclasses.dataclass

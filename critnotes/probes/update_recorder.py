@@ -33,8 +33,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from critnotes.analysis.layers import parameter_layers
 from critnotes.analysis.update_stats import UpdateStats, bin_edges
-from critnotes.probes.base import Probe, Run, parameter_layers
+from critnotes.probes.base import Probe, Run
 
 #: parameter dtypes the hook path records (|Δw| is formed in float32: exact for float16/bfloat16 values)
 HOOK_DTYPES = (torch.float32, torch.float16, torch.bfloat16)

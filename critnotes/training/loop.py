@@ -35,10 +35,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from critnotes.analysis.layers import trainable_parameters
+from critnotes.analysis.layers import parameter_layers, trainable_parameters
 from critnotes.analysis.losses import LOSSES, evaluate, evaluate_batches, loss_per_sample
 from critnotes.analysis.records import replace_checked
-from critnotes.probes.base import LayerSlice, Probe, Run, parameter_layers
+from critnotes.probes.base import LayerSlice, Probe, Run
 from critnotes.training import cache
 from critnotes.training.data import Dataset, check_normalization, load_dataset, resolve_name
 from critnotes.training.device import resolve_device
@@ -172,7 +172,7 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
 def flatten_parameters_(model: nn.Module) -> tuple[torch.Tensor, list[LayerSlice]]:
     """Move all trainable parameters into one contiguous vector; parameters become views into it.
 
-    Layers are :func:`~critnotes.probes.base.parameter_layers`.  Order = :func:`trainable_parameters`.
+    Layers are :func:`~critnotes.analysis.layers.parameter_layers`.  Order = :func:`trainable_parameters`.
     """
     params, layers, off = [], [], 0
     for name, own in parameter_layers(model):
