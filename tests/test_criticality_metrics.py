@@ -116,7 +116,7 @@ def test_widget_controls_redraw(res):
         for setting in widgets.settings(controls):
             assert getattr(ch, plot)(res, **setting, ax=None) is not None
             plt.close("all")
-    with pytest.raises(ValueError, match="three panels"):
+    with pytest.raises(ValueError, match="1 × 3 panels"):
         ch.plot_collapse(res, ax=object())
 
 

@@ -46,3 +46,14 @@ def fit_line(ax, fit: "fitting.PowerLawFit", edges, counts, *, color=None, label
     y0 = p[min(int(np.searchsorted(x, fit.xmin)), len(p) - 1)]
     powerlaw_guide(ax, fit.alpha, fit.xmin, y0, edges[-1], color=color,
                    label=label or f"MLE α={fit.alpha:.2f}±{fit.alpha_se:.2f} (x_min={fit.xmin:.2g})", ls="-")
+
+
+def panels(ax, nrows: int, ncols: int, figsize):
+    """``(fig, axes)`` of an ``nrows × ncols`` multi-panel figure: a new one, or the axes passed as ``ax``
+    (as many as the figure draws; widgets pass None), as an ``(nrows, ncols)`` array."""
+    if ax is None:
+        return plt.subplots(nrows, ncols, figsize=figsize, constrained_layout=True, squeeze=False)
+    axs = np.asarray(ax, dtype=object).reshape(-1)
+    if axs.size != nrows * ncols:
+        raise ValueError(f"this figure draws {nrows} × {ncols} panels; pass that many axes as ax, or ax=None")
+    return axs[0].figure, axs.reshape(nrows, ncols)

@@ -21,7 +21,7 @@ from critnotes.analysis import fitting, graphs
 from critnotes.book.chapters import concentration as conc_ch
 from critnotes.book.chapters import summarize
 from critnotes.book.chapters.concentration import GridConfig
-from critnotes.book.plotting import axes
+from critnotes.book.plotting import axes, panels
 from critnotes.book.profiles import chapter_config
 from critnotes.book.results import Claim
 from critnotes.book.verdicts import Verdict, close_to, in_range, rule
@@ -548,10 +548,7 @@ def plot_coupling_training(res: CCGResults, *, digit: int = 0, ax=None):
 def plot_ordered(res: CCGResults, ax=None):
     """Activity raster (z-scored; probe samples sorted by digit) and correlation matrix with neurons
     ordered by CCG membership (digit 0's CCG first, …, then the rest) — Fig 5b–c."""
-    if ax is None:
-        fig, ax = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-    else:
-        fig = ax[0].figure
+    fig, (ax,) = panels(ax, 1, 2, (10, 4))
     order, starts = ccg.membership_order(res.ccgs, res.sizes)
     a = res.probe_activity[:, order].astype(float)
     z = (a - a.mean(0)) / np.where(a.std(0) > 0, a.std(0), 1)
@@ -574,10 +571,7 @@ def plot_ordered(res: CCGResults, ax=None):
 
 def plot_sizes(res: CCGResults, ax=None):
     """N_V and N_E against M (colour: γ) over the grid — Fig 5f–g."""
-    if ax is None:
-        fig, ax = plt.subplots(1, 2, figsize=(9, 3.5), constrained_layout=True)
-    else:
-        fig = ax[0].figure
+    fig, (ax,) = panels(ax, 1, 2, (9, 3.5))
     grid = usable_grid(res)
     gam = np.array([g["gamma"] for g in grid])
     for axx, key, name in ((ax[0], "nv", "N_V"), (ax[1], "ne", "N_E")):
@@ -629,10 +623,7 @@ def plot_difficulty(res: CCGResults, ax=None):
 def plot_coupling(res: CCGResults, *, digit: int = 0, ax=None):
     """Coupling: the output neuron's activity for x ∈ T vs x ∉ T (Fig 5j–k) and the per-sample coupling
     cost E_G(x) for x ∈ T vs x ∉ T at the end (Fig 5l)."""
-    if ax is None:
-        fig, ax = plt.subplots(1, 2, figsize=(9, 3.3), constrained_layout=True)
-    else:
-        fig = ax[0].figure
+    fig, (ax,) = panels(ax, 1, 2, (9, 3.3))
     on = res.probe_labels == digit
     out = res.probe_activity[:, sum(res.sizes[:-1]) + digit]
     ax[0].hist(out[on], 30, density=True, alpha=0.6, color="#e76f51", label="x ∈ T")

@@ -23,7 +23,7 @@ from critnotes.analysis import fitting
 from critnotes.analysis import loss_concentration as conc
 from critnotes.analysis.graphs import correlation_matrix
 from critnotes.book.chapters import summarize
-from critnotes.book.plotting import axes
+from critnotes.book.plotting import axes, panels
 from critnotes.book.profiles import chapter_config
 from critnotes.book.results import Claim
 from critnotes.book.verdicts import RULES, Verdict, judge, missing, rule
@@ -674,13 +674,6 @@ def reproduce(profile=None, device=None, progress=True):
 # --------------------------------------------------------------------------------------------------
 # figures
 # --------------------------------------------------------------------------------------------------
-def panels(axs=None, ncols: int = 2, figsize=(9, 3.5)):
-    """``(fig, axs)``: the given row of axes' figure, or a new row of ``ncols`` panels (chapters 7–8)."""
-    if axs is None:
-        axs = plt.subplots(1, ncols, figsize=figsize, constrained_layout=True, squeeze=False)[1][0]
-    return axs[0].figure, axs
-
-
 def _loss_pdf(ax, x, n_bins: int = 40, **kw):
     """p(L) on log–log axes with ``n_bins`` log-spaced bins between the smallest and largest positive loss
     (narrow early distributions and broad late ones alike)."""
@@ -726,7 +719,7 @@ def plot_concentration(res: ConcentrationResults, ax=None):
 
 def plot_moments(res: ConcentrationResults, ax=None):
     """L̄, Var(L) and ε(t) = Var(L)/L̄² against t (Fig 2e)."""
-    fig, axs = panels(ax)
+    fig, (axs,) = panels(ax, 1, 2, (9, 3.5))
     t = np.maximum(res.steps, 0.5)
     s = res.series
     axs[0].loglog(t, s.mean, label="L̄")
@@ -745,7 +738,7 @@ def plot_criterion(res: ConcentrationResults, *, reading: str = "absolute", ax=N
     checkpoints with a < L̄ (not measured) as gaps, with crosses at L̄, t_c and the turnaround dashed."""
     if reading not in res.readings:
         raise ValueError(f"reading must be one of {', '.join(res.readings)}, got {reading!r}")
-    fig, axs = panels(ax)
+    fig, (axs,) = panels(ax, 1, 2, (9, 3.5))
     t = np.maximum(res.steps, 0.5)
     s = res.readings[reading]
     f, low = s.filled, ~s.upper
@@ -803,7 +796,7 @@ def plot_bound(res: ConcentrationResults, ax=None):
 def plot_slices(res: ConcentrationResults, ax=None):
     """L̂ (B = 64, fresh batch per point) and L̄ along a critical and a non-critical connection (Fig 2a)."""
     kinds = [k for k in ("critical", "noncritical") if k in res.slices]
-    fig, axs = panels(ax, max(len(kinds), 1), figsize=(4.5 * max(len(kinds), 1), 3.5))
+    fig, (axs,) = panels(ax, 1, max(len(kinds), 1), (4.5 * max(len(kinds), 1), 3.5))
     for a, kind in zip(axs, kinds):
         i, j, c = getattr(res.connections, kind)
         for n, (t, sl) in enumerate(sorted(res.slices[kind].items())):
@@ -908,7 +901,7 @@ def plot_cell(res: ConcentrationResults, *, cell: int = 0, t: int = 100, ax=None
     """Widget view: p(L) of grid cell ``cell`` at checkpoint t with its level a, and the cell's 𝓛(t)."""
     c = res.cells[cell]
     r = cell_run(c)
-    fig, axs = panels(ax, figsize=(9, 3.4))
+    fig, (axs,) = panels(ax, 1, 2, (9, 3.4))
     title = f"M = {r.n_neurons}, ν = {r.lr:g}, B = {r.batch_size} (γ = {r.gamma:.2g})"
     if isinstance(c, Failed):
         axs[0].set_title(title + ": training failed", fontsize=9)

@@ -25,7 +25,7 @@ from matplotlib.ticker import NullFormatter
 
 from critnotes.analysis import fitting, graphs
 from critnotes.book.chapters import summarize
-from critnotes.book.plotting import PALETTE, powerlaw_guide
+from critnotes.book.plotting import PALETTE, panels, powerlaw_guide
 from critnotes.book.profiles import chapter_config
 from critnotes.book.results import Claim
 from critnotes.book.verdicts import Verdict, close_to, in_range, missing, rule
@@ -878,17 +878,6 @@ def _plain_log_ticks(ax):
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _panels(ax, nrows: int, ncols: int, figsize):
-    """``(fig, axes array)``: a new grid, or the ``nrows × ncols`` axes passed as ``ax`` (widgets pass None)."""
-    if ax is None:
-        fig, axs = plt.subplots(nrows, ncols, figsize=figsize, constrained_layout=True, squeeze=False)
-        return fig, axs
-    axs = np.asarray(ax, dtype=object).reshape(-1)
-    if axs.size != nrows * ncols:
-        raise ValueError(f"this figure draws {nrows} × {ncols} panels; pass that many axes as ax, or ax=None")
-    return axs[0].figure, axs.reshape(nrows, ncols)
-
-
 def _nearest(res: ConnectivityResults, t: int) -> int:
     return int(np.argmin(np.abs(res.steps - t)))
 
@@ -962,7 +951,7 @@ def plot_snapshots(res: ConnectivityResults, steps=None):
 def plot_snapshot(res: ConnectivityResults, *, t_index: int = -1, c_th: float | None = None, ax=None):
     """One checkpoint's Rastermap / C / NCG (the time-slider widget)."""
     i = int(t_index) % len(res.steps)
-    fig, axs = _panels(ax, 1, 3, (11, 3.5))
+    fig, axs = panels(ax, 1, 3, (11, 3.5))
     axs = axs[0]
     draw_raster(res, i, axs[0])
     im = draw_corr(res, i, axs[1])
@@ -980,7 +969,7 @@ def plot_metrics(res: ConnectivityResults, *, c_th: float | None = None, ax=None
     if c_th not in res.metrics:
         raise ValueError(f"c_th={c_th} was not computed; choose one of {list(res.metrics)}")
     m = res.metrics[c_th]
-    fig, axs = _panels(ax, 2, 3, (11, 5.5))
+    fig, axs = panels(ax, 2, 3, (11, 5.5))
     for ax, (key, label) in zip(axs.flat, METRIC_LABELS.items()):
         ax.plot(res.steps, m[key], "o-", ms=3, color=PALETTE["stage2"])
         ax.set_ylabel(label)
@@ -993,7 +982,7 @@ def plot_metrics(res: ConnectivityResults, *, c_th: float | None = None, ax=None
 
 def plot_thresholds(res: ConnectivityResults, ax=None):
     """Robustness: ⟨k⟩ (normalised to its maximum) over training for every C_th."""
-    fig, axs = _panels(ax, 1, 1, (5.5, 3.5))
+    fig, axs = panels(ax, 1, 1, (5.5, 3.5))
     ax = axs[0, 0]
     cmap = plt.get_cmap("viridis")
     for n, (th, m) in enumerate(res.metrics.items()):
@@ -1151,7 +1140,7 @@ def plot_distributions(res: ConnectivityResults, *, phase: str = "end", c_th: fl
     if c_th not in res.cfg.dist_thresholds:
         raise ValueError(f"distributions were computed for C_th in {res.cfg.dist_thresholds}, not {c_th}")
     pts = res.ok(res.fss)
-    fig, axs = _panels(ax, 1, len(DIST_KEYS), (3.1 * len(DIST_KEYS), 3.4))
+    fig, axs = panels(ax, 1, len(DIST_KEYS), (3.1 * len(DIST_KEYS), 3.4))
     cmap = plt.get_cmap("plasma")
     for ax_, key in zip(axs[0], DIST_KEYS):
         for n, p in enumerate(pts):

@@ -36,7 +36,7 @@ from critnotes.analysis import criticality as crit
 from critnotes.analysis import loss_concentration as conc
 from critnotes.analysis.fitting import fit_powerlaw_binned, mean_interval
 from critnotes.book.chapters import summarize
-from critnotes.book.plotting import axes
+from critnotes.book.plotting import axes, panels
 from critnotes.book.profiles import chapter_config
 from critnotes.book.results import Claim
 from critnotes.book.verdicts import Verdict, missing, rule
@@ -703,13 +703,10 @@ def plot_critical_line(res: CriticalityMetricsResults | None = None, *, activati
 def plot_metrics_vs_init(res: CriticalityMetricsResults, *, when: str = "both", ax=None):
     """Fig. 11.2: λ₀, σ and Δ against σ_w² at initialisation (mean and 95 % interval over the init ensemble)
     and after training (the sweep), with mean-field theory (the 4-layer transient and the q* limit)."""
-    import matplotlib.pyplot as plt
 
-    if ax is not None:
-        raise ValueError("plot_metrics_vs_init draws three panels; call it without ax")
     if when not in ("both", "at", "after"):
         raise ValueError(f"when must be 'both', 'at' or 'after', got {when!r}")
-    fig, axs = plt.subplots(1, 3, figsize=(12, 3.4), constrained_layout=True)
+    fig, (axs,) = panels(ax, 1, 3, (12, 3.4))
     ens = res.ensemble
     sw = np.array([p.sigma_w2 for p in res.sweep])
     grid = np.logspace(np.log10(sw.min()), np.log10(sw.max()), 80)
@@ -809,14 +806,11 @@ def plot_regularised(res: CriticalityMetricsResults, *, init_ratio: float = 1.0,
     """Fig. 11.6 (widget): λ₀ over the permuted-MNIST tasks, task accuracies and noise robustness,
     penalised (β = ``penalty``) vs plain from the same init σ_w² = ``init_ratio``·σ_c², every seed (thin) and
     their mean (bold / bars)."""
-    import matplotlib.pyplot as plt
 
-    if ax is not None:
-        raise ValueError("plot_regularised draws three panels; call it without ax")
     penalty = max(res.cfg.penalties) if penalty is None else penalty
     plain, pen = res.reg(init_ratio, 0.0), res.reg(init_ratio, penalty)
     runs = ((plain, "plain", "#264653"), (pen, f"β={pen[0].cfg.penalty:g}", "#e76f51"))
-    fig, axs = plt.subplots(1, 3, figsize=(13, 3.4), constrained_layout=True)
+    fig, (axs,) = panels(ax, 1, 3, (13, 3.4))
     for rs, lab, col in runs:
         for k, r in enumerate(rs):
             axs[0].plot(r.metrics.steps, r.metrics.lyapunov, "o-", ms=2, lw=1, alpha=0.6, color=col,
@@ -855,15 +849,12 @@ def plot_collapse(res: CriticalityMetricsResults, *, metric: str = "lyapunov", a
     """Fig. 11.7 (widget): model collapse over generations, plain vs penalised — test accuracy on the true
     labels, fraction of true labels among those trained on, and ``metric`` (λ₀, σ or Δ) of each trained
     network; every chain (thin) and their mean (bold)."""
-    import matplotlib.pyplot as plt
 
-    if ax is not None:
-        raise ValueError("plot_collapse draws three panels; call it without ax")
     labels = {"lyapunov": "λ₀ after training (nats / layer)", "branching": "σ after training",
               "dynamic_range": "Δ after training (dB)"}
     if metric not in labels:
         raise ValueError(f"metric must be one of {', '.join(labels)}, got {metric!r}")
-    fig, axs = plt.subplots(1, 3, figsize=(13, 3.4), constrained_layout=True)
+    fig, (axs,) = panels(ax, 1, 3, (13, 3.4))
     for key, col in (("plain", "#264653"), ("penalised", "#e76f51")):
         rs = res.collapse[key]
         lab = key if key == "plain" else f"β={rs[0].cfg.penalty:g}"

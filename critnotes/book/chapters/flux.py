@@ -24,7 +24,7 @@ from critnotes.analysis import fitting
 from critnotes.analysis import probability_flux as flux
 from critnotes.book.chapters import concentration as ch7
 from critnotes.book.chapters import summarize
-from critnotes.book.plotting import axes
+from critnotes.book.plotting import axes, panels
 from critnotes.book.profiles import chapter_config
 from critnotes.book.results import Claim
 from critnotes.book.verdicts import Verdict, missing, rule
@@ -488,7 +488,7 @@ def reproduce(profile=None, device=None, progress=True):
 # --------------------------------------------------------------------------------------------------
 def plot_trajectories(res: FluxResults, ax=None):
     """Trajectory ensembles L_k(t) and w_i(t) of randomly chosen samples / weights (Figs 3a–b)."""
-    fig, axs = ch7.panels(ax)
+    fig, (axs,) = panels(ax, 1, 2, (9, 3.5))
     t = np.maximum(res.steps, 0.5)
     axs[0].loglog(t, np.maximum(res.loss_traj, 1e-9), color="C0", lw=0.3, alpha=0.3)
     axs[0].set_ylabel("per-sample loss L_k (nats)")
@@ -502,7 +502,7 @@ def plot_trajectories(res: FluxResults, ax=None):
 def plot_total_flux(res: FluxResults, ax=None):
     """|Ĵ_L(t)| with |dL̄/dt| (the one-bin flux) and |Ĵ_w(t)| (Figs 3c–d), their peaks dashed, and t·|Ĵ|
     (per unit ln t) on a second axis."""
-    fig, axs = ch7.panels(ax)
+    fig, (axs,) = panels(ax, 1, 2, (9, 3.5))
     for a, s, name in ((axs[0], res.flux_loss, "|Ĵ_L(t)| (1/iteration)"), (axs[1], res.flux_weight, "|Ĵ_w(t)| (1/iteration)")):
         a.loglog(s.t, s.total, "k.-", label=name.split(" ")[0])
         a.set_ylabel(name)
@@ -525,7 +525,7 @@ def plot_flux_grid(res: FluxResults, *, which: str = "L", ax=None):
     if which not in ("L", "w"):
         raise ValueError(f"which must be 'L' (per-sample losses) or 'w' (weights), got {which!r}")
     key = "flux_loss" if which == "L" else "flux_weight"
-    fig, axs = ch7.panels(ax)
+    fig, (axs,) = panels(ax, 1, 2, (9, 3.5))
     wc = res.cfg.grid.collapse_width or max(res.cfg.grid.widths)
     for a, var in ((axs[0], "M"), (axs[1], "gamma")):
         sel = [c for c in _slice(res.cells, res.cfg, var) if getattr(c, key) is not None]
@@ -547,10 +547,7 @@ def plot_flux_grid(res: FluxResults, *, which: str = "L", ax=None):
 def plot_slopes(res: FluxResults, ax=None):
     """ln|Ĵ| against ln M and ln γ at t = t_early and at the end, with the least-squares lines (Figs 3i–p);
     converged cells (chapter 7's rule) are filled, unconverged hollow."""
-    if ax is None:
-        fig, ax = plt.subplots(2, 4, figsize=(13, 6), constrained_layout=True)
-    axs = ax
-    fig = axs[0][0].figure
+    fig, axs = panels(ax, 2, 4, (13, 6))
     thr = ch7.convergence_threshold(res.cells, res.cfg.converged_below)
     for row, when in enumerate(("early", "end")):
         for col, (which, var) in enumerate((("L", "M"), ("L", "gamma"), ("w", "M"), ("w", "gamma"))):
