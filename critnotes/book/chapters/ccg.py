@@ -25,7 +25,7 @@ from critnotes.book.plotting import axes, panels
 from critnotes.book.profiles import chapter_config
 from critnotes.book.results import Claim
 from critnotes.book.verdicts import Verdict, close_to, in_range, rule
-from critnotes.training.data import MNIST_ATTRIBUTION
+from critnotes.training.data import MNIST_CREDIT
 from critnotes.training.loop import run_data
 from critnotes.training.runs import SHARED_RUN, CriticalRunConfig, critical_run
 from critnotes.training.sweeps import Failed, sweep
@@ -488,7 +488,7 @@ def plot_digit(res: CCGResults, *, digit: int = 0, ax=None):
     a3.set_title(f"test, digit {digit} vs rest; loss on digit: CCG {c.loss_on_task:.2f}, dense {d.loss_on_task:.2f}",
                  fontsize=7)
     a3.legend(fontsize=7)
-    fig.text(0.01, 0.01, MNIST_ATTRIBUTION.split(";")[0] + "; CC BY-SA 3.0", fontsize=6)
+    fig.text(0.01, 0.01, MNIST_CREDIT, fontsize=6)
     return fig
 
 
