@@ -30,7 +30,7 @@ import numpy as np
 from critnotes.analysis import fitting
 from critnotes.analysis.update_stats import UpdateStats
 from critnotes.book.chapters import summarize
-from critnotes.book.plotting import PALETTE, axes, powerlaw_guide
+from critnotes.book.plotting import PALETTE, axes, fit_line, powerlaw_guide
 from critnotes.book.profiles import chapter_config
 from critnotes.book.results import Claim
 from critnotes.book.verdicts import Verdict, close_to, missing, rule
@@ -955,10 +955,7 @@ def plot_distribution(res: UpdatesResults, key: str = "mlp-medium", stage: int |
             x, p = fitting.log_binned_density(edges=e, counts=c)
             ax.loglog(x, p, "o", ms=2.5, color=col, label=f"steps {a}–{b}")
             if show_fits and f is not None:
-                k = np.searchsorted(x, f.xmin)
-                y0 = p[min(k, len(p) - 1)]
-                powerlaw_guide(ax, f.alpha, f.xmin, y0, e[-1], color=col, ls="-",
-                               label=f"MLE α={f.alpha:.2f} ({f.favoured(P_SIGNIFICANT)})")
+                fit_line(ax, f, e, c, color=col, label=f"MLE α={f.alpha:.2f} ({f.favoured(P_SIGNIFICANT)})")
                 if ls is not None:
                     x0, x1 = ls.x_range
                     powerlaw_guide(ax, -ls.slope, x0, math.exp(ls.intercept) * x0 ** ls.slope, x1,
