@@ -347,3 +347,14 @@ def test_t_intervals_are_the_textbook_ones():
     lo, hi = fit.ci()
     assert lo < 3 < hi and hi - fit.slope == pytest.approx(stats.t.ppf(0.975, 8) * fit.stderr)
     assert F.linear_fit([1.0, 2.0], [1.0, 3.0]).ci() is None
+
+
+def test_bootstrap_interval_covers_the_mean_and_median():
+    x = np.random.default_rng(1).normal(5.0, 1.0, 400)
+    lo, hi = F.bootstrap_interval(x, n_boot=500)
+    se = x.std(ddof=1) / np.sqrt(x.size)
+    assert lo < x.mean() < hi and (hi - lo) == pytest.approx(2 * 1.96 * se, rel=0.2)
+    lo, hi = F.bootstrap_interval(x, np.median, n_boot=500)
+    assert lo < np.median(x) < hi
+    assert all(np.isnan(F.bootstrap_interval([1.0])))
+    assert F.bootstrap_interval(x, seed=3) == F.bootstrap_interval(x, seed=3)      # seeded

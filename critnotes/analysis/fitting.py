@@ -133,6 +133,18 @@ def mean_interval(values, level: float = 0.95, floor_sd: float = 0.0) -> tuple[f
     return m, t_interval(m, sd / math.sqrt(v.size), v.size - 1, level), sd
 
 
+def bootstrap_interval(values, stat=np.mean, n_boot: int = 2000, seed: int = 0,
+                       level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``stat`` (mean by default) of ``values`` (resampled with replacement,
+    ``n_boot`` times, seeded) — the package's one bootstrap; (nan, nan) with fewer than 2 values."""
+    v = np.asarray(values, dtype=float)
+    if v.size < 2:
+        return float("nan"), float("nan")
+    boots = stat(v[np.random.default_rng(seed).integers(0, v.size, (n_boot, v.size))], axis=1)
+    q = 100 * (1 - level) / 2
+    return tuple(np.percentile(boots, [q, 100 - q]).tolist())
+
+
 def decades(lo: float, hi: float) -> float:
     """Decades a fit's range ``[lo, hi]`` spans, ``log10(hi / lo)`` (0 for an empty or non-positive range): a
     tail fit on less than a decade is inconclusive in every chapter."""

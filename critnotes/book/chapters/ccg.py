@@ -254,9 +254,7 @@ def accuracy_gap(res: CCGResults, split: str = "test", n_boot: int = 300, seed: 
     digits' per-digit gaps."""
     tt = task_table(res, split)
     d = tt["ccg"]["balanced_acc"] - tt["dense"]["balanced_acc"]
-    rng = np.random.default_rng(seed)
-    boots = d[rng.integers(0, len(d), (n_boot, len(d)))].mean(1)
-    return float(d.mean()), tuple(np.percentile(boots, [2.5, 97.5]).tolist())
+    return float(d.mean()), fitting.bootstrap_interval(d, n_boot=n_boot, seed=seed)
 
 
 @rule(agrees=dict(tau=1.52, tau_se=0.03, n=500, tail_decades=1.5, favoured="power_law", n_tail=400),

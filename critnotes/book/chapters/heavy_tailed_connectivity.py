@@ -284,12 +284,6 @@ def group_tests(res: HeavyTailedResults) -> dict:
     return out
 
 
-def _paired_boot(d: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    boots = d[rng.integers(0, len(d), (n_boot, len(d)))].mean(1)
-    return tuple(np.percentile(boots, [2.5, 97.5]).tolist())
-
-
 def retention_summary(res: HeavyTailedResults) -> dict:
     """Mean per-sample training losses of Fig 4l: the final model, with the redundant connections retained
     at their t_mid values, with as many random non-critical connections retained at theirs, and with the
@@ -298,7 +292,7 @@ def retention_summary(res: HeavyTailedResults) -> dict:
     r = res.retention
     out = {k: float(r[k].mean()) for k in ("final", "redundant_retained", "random_retained", "redundant_removed")}
     d = r["redundant_retained"] - r["random_retained"]
-    out.update(excess=float(d.mean()), excess_ci=_paired_boot(d, res.cfg.n_boot, res.cfg.seed),
+    out.update(excess=float(d.mean()), excess_ci=fitting.bootstrap_interval(d, n_boot=res.cfg.n_boot, seed=res.cfg.seed),
                delta_redundant=float((r["redundant_retained"] - r["final"]).mean()),
                delta_random=float((r["random_retained"] - r["final"]).mean()),
                n_redundant=r["n_redundant"], n_critical=r["n_critical"], n_connections=r["n_connections"])

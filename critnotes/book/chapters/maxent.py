@@ -137,15 +137,6 @@ def gradient_noise(res, cfg: MaxentConfig) -> dict[int, NoiseSample]:
 
 # ------------------------------------------------------------------ summaries used by claims and figures
 
-def _median_ci(values, n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """95 % bootstrap interval of the median of ``values`` (nan with fewer than 2 values)."""
-    v = np.asarray(values, dtype=float)
-    if len(v) < 2:
-        return float("nan"), float("nan")
-    boot = np.median(np.random.default_rng(seed).choice(v, (n_boot, len(v))), axis=1)
-    return float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))
-
-
 @dataclasses.dataclass(frozen=True)
 class KLAgreement:
     """How well ½ΔwᵀFΔw predicts the true KL of real updates (Fig 3B–C)."""
@@ -165,7 +156,7 @@ def kl_agreement(kl, quad) -> KLAgreement:
     r = scipy.stats.pearsonr(np.log(kl[ok]), np.log(quad[ok]))[0] if ok.sum() > 2 else float("nan")
     med = float(np.median(rel)) if len(rel) else float("nan")
     p90 = float(np.quantile(rel, 0.9)) if len(rel) else float("nan")
-    return KLAgreement(med, _median_ci(rel), p90, float(r), int(ok.sum()))
+    return KLAgreement(med, fitting.bootstrap_interval(rel, np.median), p90, float(r), int(ok.sum()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,7 +184,7 @@ def scan_slope(rec: KLRecord, part: str = "beyond") -> Eq4Slope:
         return Eq4Slope(nan, (nan, nan), 0.0, 0)
     fim = [fitting.loglog_fit(r[keep], y[keep]).slope for r, y in zip(rec.radii, rec.scan_fim) if np.all(y[keep] > 0)]
     dec = float(np.log10(m[keep].max() / m[keep].min()))
-    return Eq4Slope(float(np.median(fim)) if fim else nan, _median_ci(fim), dec, len(fim))
+    return Eq4Slope(float(np.median(fim)) if fim else nan, fitting.bootstrap_interval(fim, np.median), dec, len(fim))
 
 
 def update_slope(rec: KLRecord) -> Eq4Slope:
@@ -210,7 +201,7 @@ def update_slope(rec: KLRecord) -> Eq4Slope:
             decs.append(float(np.log10(rec.norm[sel].max() / rec.norm[sel].min())))
     if not slopes:
         return Eq4Slope(float("nan"), (float("nan"), float("nan")), float("nan"), 0)
-    return Eq4Slope(float(np.median(slopes)), _median_ci(slopes), float(np.median(decs)), len(slopes))
+    return Eq4Slope(float(np.median(slopes)), fitting.bootstrap_interval(slopes, np.median), float(np.median(decs)), len(slopes))
 
 
 @rule(agrees=dict(max_rel_err=0.001, converged=True, tol=0.01),
