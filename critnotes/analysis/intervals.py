@@ -4,7 +4,7 @@ A *large update* of parameter ``d`` at step ``t`` is ``|Δw_d(t)| ≥ θ``, with
 of *all* |Δw| of the run (paper: q = 0.5 % and 1 % over steps 0–30,000).  The intervals are the
 differences between successive large-update steps of the same parameter, pooled over parameters.
 
-The quantile needs the whole run before the first event can be called, so :func:`large_update_intervals`
+The quantile needs the whole run before the first event can be called, so :func:`critnotes.book.chapters.interevent.large_update_intervals`
 makes two passes over the same (deterministic, cached) training run:
 
 1. :class:`~critnotes.probes.update_recorder.UpdateRecorder` streams the |Δw| histogram; :func:`threshold_for_quantile`
