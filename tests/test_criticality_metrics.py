@@ -105,7 +105,7 @@ def test_mean_ci_and_exact_permutation_trend():
     o = ch.OverSeeds.of([1.0, 2.0, 3.0])
     m, (_, hi) = o.mean, o.ci
     assert m == 2.0 and hi - m == pytest.approx(4.302653 / math.sqrt(3), rel=1e-5)   # t(0.975, 2) · s / √n
-    t = ch._spearman([1, 2, 3], [3, 2, 1])
+    t = ch.spearman([1, 2, 3], [3, 2, 1], permutation=True)
     assert t.rho == pytest.approx(-1.0) and t.p == pytest.approx(1 / 3) and t.n == 3
 
 

@@ -358,3 +358,12 @@ def test_bootstrap_interval_covers_the_mean_and_median():
     assert lo < np.median(x) < hi
     assert all(np.isnan(F.bootstrap_interval([1.0])))
     assert F.bootstrap_interval(x, seed=3) == F.bootstrap_interval(x, seed=3)      # seeded
+
+
+def test_spearman_asymptotic_and_permutation():
+    x = np.arange(30.0)
+    r = F.spearman(x, x ** 2 + np.r_[np.nan, np.zeros(29)])              # NaN pair dropped
+    assert r.rho == pytest.approx(1.0) and r.n == 29 and r.p < 1e-6 and r.ci[0] > 0.9
+    small = F.spearman([1, 2, 3], [3, 2, 1], permutation=True)             # exact: 1 of 6 pairings
+    assert small.rho == pytest.approx(-1.0) and small.p == pytest.approx(1 / 3) and np.isnan(small.ci[0])
+    assert np.isnan(F.spearman([1, 2, 3], [5, 5, 5]).rho)                 # constant series

@@ -238,8 +238,8 @@ def monotonic_trend(steps, values, t_from: float = 0.0) -> Trend:
     keep = (t >= t_from) & np.isfinite(v)
     if keep.sum() < 3:
         return Trend(math.nan, math.nan, int(keep.sum()), float(t_from))
-    r = stats.spearmanr(t[keep], v[keep])
-    return Trend(float(r.statistic), float(r.pvalue), int(keep.sum()), float(t_from))
+    r = fitting.spearman(t[keep], v[keep])
+    return Trend(r.rho, r.p, r.n, float(t_from))
 
 
 def free_energy(mean, delta_s, n_samples: int, lam: float):

@@ -30,11 +30,10 @@ import math
 import sys
 
 import numpy as np
-from scipy import stats
 
 from critnotes.analysis import criticality as crit
 from critnotes.analysis import loss_concentration as conc
-from critnotes.analysis.fitting import fit_powerlaw_binned, mean_interval
+from critnotes.analysis.fitting import RankCorrelation, fit_powerlaw_binned, mean_interval, spearman
 from critnotes.book.chapters import summarize
 from critnotes.book.plotting import axes, panels
 from critnotes.book.profiles import chapter_config
@@ -441,32 +440,13 @@ def collapse_effect(plain, pen) -> CollapseEffect:
                           float(np.std(l0, ddof=1)), means)
 
 
-@dataclasses.dataclass(frozen=True)
-class Trend:
-    """Spearman ρ with its exact (or 9 999-resample) permutation p-value over ``n`` points."""
-
-    rho: float
-    p: float
-    n: int
-
-
-def _spearman(x, y) -> Trend:
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 3 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
-        return Trend(float("nan"), float("nan"), int(ok.sum()))
-    res = stats.permutation_test((x[ok], y[ok]), lambda a, b: stats.spearmanr(a, b)[0], permutation_type="pairings",
-                                 n_resamples=9999, random_state=0)
-    return Trend(float(res.statistic), float(res.pvalue), int(ok.sum()))
-
-
-def relations(res: CriticalityMetricsResults) -> dict[str, Trend]:
+def relations(res: CriticalityMetricsResults) -> dict[str, RankCorrelation]:
     """Spearman ρ of each observable against the mean-field distance from criticality |½ ln χ₁|."""
     d = [abs(p.mf_lyapunov) for p in res.sweep]
     return {
-        "update_alpha": _spearman(d, [p.update_alpha for p in res.sweep]),
-        "cfro_peak_step": _spearman(d, [p.cfro_peak_step for p in res.sweep]),
-        "convergence_final": _spearman(d, [p.conv[-1] for p in res.sweep]),
+        "update_alpha": spearman(d, [p.update_alpha for p in res.sweep], permutation=True),
+        "cfro_peak_step": spearman(d, [p.cfro_peak_step for p in res.sweep], permutation=True),
+        "convergence_final": spearman(d, [p.conv[-1] for p in res.sweep], permutation=True),
     }
 
 
@@ -512,8 +492,8 @@ def claims(res: CriticalityMetricsResults) -> list[Claim]:
     kept = [res.sweep[i] for i in idx]
     excluded = [f"r={p.ratio:g}" for i, p in enumerate(res.sweep) if i not in idx]
     end_dist = [abs(p.metrics.lyapunov[-1]) for p in kept]
-    acc_rel = _spearman(end_dist, [p.test_acc for p in kept])
-    init_rel = _spearman([abs(math.log(p.ratio)) for p in kept], end_dist)
+    acc_rel = spearman(end_dist, [p.test_acc for p in kept], permutation=True)
+    init_rel = spearman([abs(math.log(p.ratio)) for p in kept], end_dist, permutation=True)
     out.append(Claim.judged(
         f"{CHAPTER}.performance_vs_distance", "performance is best near criticality: test accuracy falls with the "
         f"trained network's |λ₀| (Spearman ρ, exact permutation p) — here one {len(cfg.hidden)}-layer tanh MLP of "
@@ -797,7 +777,7 @@ def plot_relations(res: CriticalityMetricsResults):
     axs[3].scatter(d, [p.test_acc for p in res.sweep], c=colours, edgecolors="k")
     axs[3].set_xlabel("|λ₀| after training (nats/layer)")
     axs[3].set_ylabel("test accuracy")
-    axs[3].set_title(f"Spearman ρ = {_spearman(d, [p.test_acc for p in res.sweep]).rho:.2f}", fontsize=9)
+    axs[3].set_title(f"Spearman ρ = {spearman(d, [p.test_acc for p in res.sweep], permutation=True).rho:.2f}", fontsize=9)
     return fig
 
 

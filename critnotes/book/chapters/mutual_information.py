@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import scipy.stats
 
+from critnotes.analysis import fitting
 from critnotes.book.chapters import summarize
 from critnotes.book.plotting import axes
 from critnotes.book.profiles import chapter_config
@@ -134,20 +135,6 @@ def series(rec: InfoRecord, window: int, n_bins: int, pairing: str = "post") -> 
                   window_mean(rec.mi_shuffled), ws.explained, ws.sv_ratio, ws.alpha, ws.alpha_at_bound)
 
 
-def _spearman(x, y) -> tuple[float, float, tuple[float, float], int]:
-    """Spearman ρ, its p-value and 95 % Fisher-z interval (se 1.03/√(n−3)), on the finite pairs."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    n = int(ok.sum())
-    if n < 3 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
-        return float("nan"), float("nan"), (float("nan"), float("nan")), n
-    rho, p = scipy.stats.spearmanr(x[ok], y[ok])
-    if n < 4:                                        # no interval from 3 points
-        return float(rho), float(p), (float("nan"), float("nan")), n
-    z, h = np.arctanh(np.clip(rho, -0.999999, 0.999999)), 1.96 * 1.03 / np.sqrt(n - 3)
-    return float(rho), float(p), (float(np.tanh(z - h)), float(np.tanh(z + h))), n
-
-
 @dataclasses.dataclass(frozen=True)
 class Stability:
     """Fig 3E/S10/S11: P_j against P_{j+Δ}.  ρ measures persistence (a steadily drifting product has ρ near 1,
@@ -167,28 +154,18 @@ def stability(product: np.ndarray, delta: int) -> Stability:
     p = np.asarray(product, float)
     p = p[np.isfinite(p)]
     a, b = p[:-delta], p[delta:]
-    rho, rho_p, ci, n = _spearman(a, b)
+    rho, rho_p, ci, n = dataclasses.astuple(fitting.spearman(a, b))
     if n < 3:
         return Stability(rho, rho_p, ci, float("nan"), float("nan"), n)
     return Stability(rho, rho_p, ci, float(np.mean(b - a)), float(scipy.stats.ttest_1samp(b - a, 0.0).pvalue), n)
 
 
-@dataclasses.dataclass(frozen=True)
-class Trend:
-    """Spearman ρ of a series against the training step, its p-value and 95 % interval."""
-
-    rho: float
-    p: float
-    ci: tuple[float, float]
-    n: int
+def trend(step: np.ndarray, y: np.ndarray) -> fitting.RankCorrelation:
+    """Spearman ρ of ``y`` over ``step`` (a drift test: a 5σ drift is a significant ρ, not a passed t-test)."""
+    return fitting.spearman(step, y)
 
 
-def trend(step: np.ndarray, y: np.ndarray) -> Trend:
-    """:class:`Trend` of ``y`` over ``step`` (a drift test: a 5σ drift is a significant ρ, not a passed t-test)."""
-    return Trend(*_spearman(step, y))
-
-
-def partial_spearman(x, y, z) -> Trend:
+def partial_spearman(x, y, z) -> fitting.RankCorrelation:
     """Spearman ρ of ``x`` and ``y`` controlling for ``z`` (Pearson ρ of the rank residuals after a linear fit on
     rank z), p-value from t with n − 3 degrees of freedom and a 95 % Fisher-z interval: two series that both
     trend with the step are not correlated beyond that shared trend."""
@@ -197,15 +174,16 @@ def partial_spearman(x, y, z) -> Trend:
     n = int(ok.sum())
     nan = float("nan")
     if n < 5:
-        return Trend(nan, nan, (nan, nan), n)
+        return fitting.RankCorrelation(nan, nan, (nan, nan), n)
     rx, ry, rz = (scipy.stats.rankdata(v[ok]) for v in (x, y, z))
     res = [r - np.polyval(np.polyfit(rz, r, 1), rz) for r in (rx, ry)]
     if min(np.ptp(r) for r in res) == 0:
-        return Trend(nan, nan, (nan, nan), n)
+        return fitting.RankCorrelation(nan, nan, (nan, nan), n)
     rho = float(np.corrcoef(*res)[0, 1])
     t = rho * np.sqrt((n - 3) / max(1e-300, 1 - rho ** 2))
     zf, h = np.arctanh(np.clip(rho, -0.999999, 0.999999)), 1.96 / np.sqrt(n - 4) if n > 4 else np.inf
-    return Trend(rho, float(2 * scipy.stats.t.sf(abs(t), n - 3)), (float(np.tanh(zf - h)), float(np.tanh(zf + h))), n)
+    return fitting.RankCorrelation(rho, float(2 * scipy.stats.t.sf(abs(t), n - 3)),
+                                   (float(np.tanh(zf - h)), float(np.tanh(zf + h))), n)
 
 
 @rule(agrees=dict(p=0.6, n=50), differs=dict(p=1e-4, n=50))
@@ -240,7 +218,7 @@ def _name(key) -> str:
 def _halves(step, y) -> tuple[float, float]:
     """Spearman ρ(y, step) over the first and the second half of the windows."""
     h = len(step) // 2
-    return _spearman(step[:h], y[:h])[0], _spearman(step[h:], y[h:])[0]
+    return fitting.spearman(step[:h], y[:h]).rho, fitting.spearman(step[h:], y[h:]).rho
 
 
 def claims(res: MIResults) -> list[Claim]:
@@ -318,7 +296,7 @@ def claims(res: MIResults) -> list[Claim]:
                          {"h_rho_early": h_early, "h_rho_late": h_late, "mi_rho_early": mi_early,
                           "mi_rho_late": mi_late}, kind="finding",
                          detail={"h_trend": dataclasses.asdict(th),
-                                 "rho_mi_h": _spearman(s.mi, s.entropy)[0], **common}))
+                                 "rho_mi_h": fitting.spearman(s.mi, s.entropy).rho, **common}))
         ok = ~s.alpha_at_bound
         pa = partial_spearman(s.product[ok], s.alpha[ok], s.step[ok])
         out.append(Claim.judged(f"mutual-information.alpha_vs_product.{name}", "our test of the theory's prediction "
@@ -326,7 +304,7 @@ def claims(res: MIResults) -> list[Claim]:
                                 f"per-entry tail exponent α_j of window j's |Δw| rises with MI·κ beyond their shared "
                                 f"trend with the step ({run_s}; {setting}); partial Spearman ρ(α_j, P_j | step)", "positive",
                                 pa.rho, "trend", detail={**dataclasses.asdict(pa), "plain_spearman":
-                                                         _spearman(s.product[ok], s.alpha[ok])[0],
+                                                         fitting.spearman(s.product[ok], s.alpha[ok]).rho,
                                                          "n_alpha_at_bound": int((~ok).sum()), **common},
                                 rho=pa.rho, p=pa.p, sign=+1))
         out.append(Claim(f"mutual-information.kappa_noise.{name}", f"how well the leading PC of each window is "
