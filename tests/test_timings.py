@@ -91,8 +91,11 @@ def test_runtime_line_and_table_read_the_results(tmp_path):
     with pytest.raises(ValueError, match="unknown chapter 'nope'"):
         timings.runtime_line("nope", stored, mine)
     table = timings.runtime_table(stored, mine)
-    assert f"| 1 updates | {fd(173.2)} | {fd(4000.0)} | {fd(7.5)} on `ci` (cpu) |" in table
-    assert f"| **total** | {fd(173.2 + 46.0)} (2 of 11) | {fd(4000.0)} (1 of 11) |" in table
+    assert f"| 1 updates | {fd(173.2)} | — | {fd(4000.0)} | {fd(7.5)} on `ci` (cpu) |" in table
+    assert f"| **total** | {fd(173.2 + 46.0)} (2 of 11) | — | {fd(4000.0)} (1 of 11) |" in table
+    assert "paper-cpu" not in line
+    _write(stored / "paper-cpu", _result("updates", "paper-cpu", 900.0))
+    assert f"`paper-cpu` {fd(900.0)} (cpu, 2 CPU cores" in timings.runtime_line("updates", stored, mine)
 
 
 def _notebook(path, title, exercises, prose=""):

@@ -42,8 +42,8 @@ def _check_out(raw: str) -> Path:
 
 def _check_reproduce_inputs(args) -> tuple[list[str], str, str, Path]:
     """Chapters, profile, device and output folder of ``reproduce``, every input checked before compute."""
-    from critnotes.book.chapters import CHAPTERS, available, chapter_module
-    from critnotes.book.timings import STORED
+    from critnotes.book.chapters import CHAPTERS, available, has_profile
+    from critnotes.book.results import STORED
     from critnotes.training.device import resolve_device
     from critnotes.training.loop import progress_mode
     from critnotes.training.sweeps import default_jobs
@@ -55,11 +55,19 @@ def _check_reproduce_inputs(args) -> tuple[list[str], str, str, Path]:
         device = str(resolve_device(args.device))
         default_jobs()
         progress_mode()
-        if args.chapter != "all":
-            chapter_module(args.chapter)
+        if args.chapter != "all" and not has_profile(args.chapter, profile):
+            with_it = [c for c in available() if has_profile(c, profile)]
+            raise InputError(f"chapter {args.chapter!r} has no {profile!r} variant (its 'paper' run needs no "
+                             f"shortening); use --profile paper" + (f", or a chapter that has one: {', '.join(with_it)}"
+                                                                  if with_it else ""))
     except (ValueError, NotImplementedError) as exc:
         raise InputError(str(exc)) from None
-    ids = available() if args.chapter == "all" else [args.chapter]
+    ids = [c for c in available() if has_profile(c, profile)] if args.chapter == "all" else [args.chapter]
+    if not ids:
+        raise InputError(f"no chapter has a {profile!r} variant yet")
+    skipped = [c for c in available() if c not in ids] if args.chapter == "all" else []
+    if skipped:
+        print(f"[critnotes] no {profile!r} variant (skipped): {', '.join(skipped)}", file=sys.stderr)
     out = _check_out(args.out)
     if out.resolve().parent == STORED.resolve() and out.name != profile:
         raise InputError(f"--out {args.out!r} holds the stored {out.name!r} results but --profile is {profile!r}; "
@@ -112,7 +120,7 @@ def _list(args) -> int:
         print(f"{cid:28s} {'ready' if cid in have else 'not yet written'}")
     print("\nprofiles (set $CRITNOTES_PROFILE or --profile):")
     for p in PROFILE_NAMES:
-        print(f"  {p:6s} {PROFILE_HELP[p]}")
+        print(f"  {p:9s} {PROFILE_HELP[p]}")
     return 0
 
 

@@ -3,7 +3,9 @@
 Rendered from the chapters' :class:`~critnotes.book.results.ChapterResult` objects — the JSON the chapter
 notebooks (or ``python -m critnotes reproduce all --out DIR``) left in the results folder, and, for any
 chapter that has none for the requested profile, a fresh ``reproduce`` (its trainings come from the
-run cache when the chapter was executed before).  Nothing in it is typed by hand.
+run cache when the chapter was executed before).  Next to them, the stored paper-scale results
+(``book/results/paper-cpu/``, ``book/results/paper/``, with provenance; marked stale when judged by older
+rules) and where the two scales disagree.  Nothing in it is typed by hand.
 """
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from pathlib import Path
 
 from critnotes.book.chapters import CHAPTERS, available, reproduce
 from critnotes.book.profiles import get_profile
-from critnotes.book.results import ChapterResult, claim_row_html, read_result, results_dir
+from critnotes.book.results import (ChapterResult, claim_row_html, paper_scale_results, read_result, results_dir,
+                                    scale_label)
 
 
 def gather(profile: str | None = None, folder=None, run_missing: bool = True,
@@ -54,14 +57,66 @@ def tally(results: list[ChapterResult]) -> dict[str, dict[str, int]]:
     return out
 
 
-def ledger_html(results: list[ChapterResult]) -> str:
-    """An HTML table: chapter, claim, kind, paper, measured, verdict, profile."""
+def paper_scale(root=None) -> dict[str, list[ChapterResult]]:
+    """The stored paper-scale results per chapter (``paper`` first, then ``paper-cpu``), chapters without any left
+    out.  Stored files are machine output checked strictly (:func:`~critnotes.book.results.stored_results`)."""
+    return {cid: got for cid in CHAPTERS if (got := paper_scale_results(cid, root))}
+
+
+def ledger_html(results: list[ChapterResult], scale: dict[str, list[ChapterResult]] | None = None) -> str:
+    """An HTML table: chapter, claim, kind, paper, measured, verdict (with the stored paper-scale verdicts of the same
+    claim under it, from ``scale``), profile."""
     order = {cid: i for i, cid in enumerate(CHAPTERS)}
-    rows = [claim_row_html(c, before=(r.chapter,), after=(r.profile,))
-            for r in sorted(results, key=lambda r: order.get(r.chapter, 99)) for c in r.claims]
+    scale = scale or {}
+    rows = []
+    for r in sorted(results, key=lambda r: order.get(r.chapter, 99)):
+        others = [(o, {c.id: c for c in o.claims}) for o in scale.get(r.chapter, [])]
+        rows += [claim_row_html(c, before=(r.chapter,), after=(r.profile,),
+                                others=[(o.profile + (" (stale)" if o.stale else ""), m.get(c.id)) for o, m in others])
+                 for c in r.claims]
     return ("<table class='critnotes-ledger'><thead><tr><th>chapter</th><th>claim</th><th>kind</th><th>paper</th>"
-            "<th>measured here</th><th>verdict</th><th>profile</th></tr></thead><tbody>"
+            "<th>measured here</th><th>verdict (under it: paper scale)</th><th>profile</th></tr></thead><tbody>"
             + "".join(rows) + "</tbody></table>")
+
+
+def disagreements(results: list[ChapterResult], scale: dict[str, list[ChapterResult]]) -> list[dict]:
+    """Claims (reproductions and checks) whose verdict differs between ``results`` (e.g. ``quick``) and a stored
+    paper-scale result of the same chapter; "agrees at one scale, differs at the other" first.  Each row:
+    chapter, id, kind, the two profiles and verdicts, and whether the paper-scale result is stale."""
+    rows = []
+    for r in results:
+        mine = {c.id: c for c in r.claims if c.kind != "finding"}
+        for o in scale.get(r.chapter, []):
+            for c in o.claims:
+                q = mine.get(c.id)
+                if c.kind != "finding" and q is not None and q.verdict != c.verdict:
+                    rows.append({"chapter": r.chapter, "id": c.id, "kind": c.kind, "profile": r.profile,
+                                 "verdict": q.verdict, "scale_profile": o.profile, "scale_verdict": c.verdict,
+                                 "stale": bool(o.stale)})
+    return sorted(rows, key=lambda d: ({d["verdict"], d["scale_verdict"]} != {"agrees", "differs"},
+                                       list(CHAPTERS).index(d["chapter"])))
+
+
+def scale_summary_markdown(results: list[ChapterResult], scale: dict[str, list[ChapterResult]]) -> str:
+    """The two scales side by side: which chapters have stored paper-scale results (with provenance and what differs
+    from the paper's settings), and a table of every claim whose verdict changes between the scales."""
+    if not scale:
+        return ("No stored paper-scale results yet (`book/results/paper-cpu/`, `book/results/paper/`); regenerate "
+                "them with `python -m critnotes reproduce all --profile paper --device cuda --out book/results/paper`.")
+    lines = ["Stored paper-scale results:", ""]
+    for cid, got in scale.items():
+        for o in got:
+            diff = f" Differs from the paper's settings: {'; '.join(o.differences)}." if o.differences else ""
+            lines.append(f"* **{cid}** — {scale_label(o)}.{diff}")
+    rows = disagreements(results, scale)
+    shared = {r.chapter for r in results} & set(scale)
+    lines += ["", f"{len(rows)} claim(s) of the {len(shared)} chapter(s) run at both scales change verdict "
+                  f"(\"agrees\" at one scale and \"differs\" at the other first):", ""]
+    if rows:
+        lines += ["| chapter | claim | kind | verdict (profile) | paper scale (profile) |", "|---|---|---|---|---|"]
+        lines += [f"| {d['chapter']} | `{d['id']}` | {d['kind']} | {d['verdict']} ({d['profile']}) | "
+                  f"{d['scale_verdict']} ({d['scale_profile']}{', stale' if d['stale'] else ''}) |" for d in rows]
+    return "\n".join(lines)
 
 
 def summary_text(counts: dict[str, dict[str, int]]) -> str:

@@ -20,11 +20,14 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from critnotes.analysis.records import jsonable
+from critnotes.book.profiles import PAPER_SCALE
 from critnotes.book.verdicts import KINDS, VERDICTS, judge
 from critnotes.training.cache import atomic_write_text, cache_dir
 
 RESULTS_ENV = "CRITNOTES_RESULTS"
 _REPO = Path(__file__).resolve().parents[2]
+#: the committed results: ``book/results/<profile>/<chapter>.json``, each with provenance (machine output)
+STORED = _REPO / "book" / "results"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,15 +73,13 @@ class Provenance:
         and ``code`` (the chapter module), versions and the machine."""
         import torch
 
-        from critnotes.book import verdicts
-        from critnotes.training.cache import code_fingerprint
         from critnotes.training.data import datasets_used
 
         commit, dirty = _git_state()
         gpu = torch.cuda.get_device_name() if str(device).startswith("cuda") and torch.cuda.is_available() else None
         return cls(commit=commit, dirty=dirty,
                    date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                   datasets=datasets_used(), rules=code_fingerprint([verdicts, *code])[:16], torch=torch.__version__,
+                   datasets=datasets_used(), rules=rules_fingerprint(code), torch=torch.__version__,
                    cpu=_cpu_name(), cpu_count=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                    else (os.cpu_count() or 1), gpu=gpu)
 
@@ -89,6 +90,15 @@ class Provenance:
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def rules_fingerprint(code: Iterable[Any]) -> str:
+    """SHA-256 prefix of the source of the verdict rules and ``code`` (a chapter's module): what judged a result.
+    A stored result whose :attr:`Provenance.rules` differs from today's was judged by other rules (stale)."""
+    from critnotes.book import verdicts
+    from critnotes.training.cache import code_fingerprint
+
+    return code_fingerprint([verdicts, *code])[:16]
 
 
 def _git_state() -> tuple[str | None, bool | None]:
@@ -169,13 +179,27 @@ class ChapterResult:
     seconds: float
     claims: list[Claim]
     provenance: Provenance | None = None     # optional in the contract; required for stored results
+    differences: list[str] = dataclasses.field(default_factory=list)   # how this profile departs from the paper's
+                                                                       # settings (``paper-cpu``: what was shortened)
 
     def as_dict(self) -> dict:
         out = {"chapter": self.chapter, "profile": self.profile, "device": self.device,
                "seconds": round(float(self.seconds), 2), "claims": [c.as_dict() for c in self.claims]}
         if self.provenance is not None:
             out["provenance"] = self.provenance.as_dict()
+        if self.differences:
+            out["differences"] = list(self.differences)
         return out
+
+    @property
+    def stale(self) -> bool | None:
+        """Whether the claims were judged by other rules than today's (verdict rules or the chapter's code changed
+        since): ``None`` without provenance."""
+        if self.provenance is None:
+            return None
+        from critnotes.book.chapters import chapter_module
+
+        return self.provenance.rules != rules_fingerprint([chapter_module(self.chapter)])
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=1)
@@ -193,8 +217,8 @@ class ChapterResult:
         from critnotes.book.profiles import PROFILE_NAMES
 
         _check_fields(d, "chapter result", {"chapter": str, "profile": str, "device": str,
-                                            "seconds": (int, float), "claims": list, "provenance": dict},
-                      optional=("provenance",))
+                                            "seconds": (int, float), "claims": list, "provenance": dict,
+                                            "differences": list}, optional=("provenance", "differences"))
         if d["chapter"] not in CHAPTERS:
             raise ValueError(f"unknown chapter id {d['chapter']!r} in field 'chapter'; known: {', '.join(CHAPTERS)}")
         if d["profile"] not in PROFILE_NAMES:
@@ -208,13 +232,23 @@ class ChapterResult:
             fields = {k: v for k, v in c.items() if k != "agrees"}     # derived from the verdict
             claims.append(Claim(**fields))
         prov = Provenance.from_dict(d["provenance"]) if "provenance" in d else None
-        return cls(d["chapter"], d["profile"], d["device"], d["seconds"], claims, prov)
+        diffs = d.get("differences", [])
+        if not all(isinstance(x, str) for x in diffs):
+            raise ValueError(f"field 'differences' must be a list of strings, got {diffs!r:.80}")
+        return cls(d["chapter"], d["profile"], d["device"], d["seconds"], claims, prov, list(diffs))
 
     def _repr_html_(self) -> str:
+        """The chapter's "Does it reproduce?" box; the stored paper-scale verdicts under each verdict when they
+        exist (:func:`paper_scale_results`)."""
         e = html.escape
-        return claims_html(self.claims, title=f"Does it reproduce? — {e(self.chapter)} "
-                                              f"(profile <code>{e(self.profile)}</code>, {e(self.device)}, "
-                                              f"{self.seconds:.0f} s)")
+        try:
+            scale = [] if self.profile in PAPER_SCALE else paper_scale_results(self.chapter)
+            problem = ""
+        except ValueError as exc:
+            scale, problem = [], f"<p><small>stored paper-scale results not shown: {e(str(exc))}</small></p>"
+        title = (f"Does it reproduce? — {e(self.chapter)} (profile <code>{e(self.profile)}</code>, {e(self.device)}, "
+                 f"{self.seconds:.0f} s)")
+        return claims_html(self.claims, title=title, others=scale) + problem
 
 
 def _check_fields(d: Any, what: str, types: dict[str, Any], optional: tuple[str, ...] = ()) -> None:
@@ -240,6 +274,57 @@ def results_dir() -> Path:
         return Path(raw).expanduser()
     root = cache_dir() or Path.home() / ".cache" / "critnotes"
     return root / "results"
+
+
+def stored_results(profile: str, root: str | os.PathLike | None = None) -> dict[str, ChapterResult]:
+    """The committed results of ``profile`` (``<root>/<profile>/<chapter>.json``, default ``book/results``),
+    by chapter id.  Machine output checked strictly: a file that is not a chapter result of this profile with
+    provenance is a ``ValueError`` naming the file and the fix."""
+    folder = Path(root or STORED) / profile
+    out = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            res = parse_result(path)
+        except ValueError as exc:
+            raise ValueError(f"stored result {path} is not a valid chapter result: {exc}; regenerate it with "
+                             f"`python -m critnotes reproduce {path.stem} --profile {profile} --out {folder}`") from None
+        problem = (f"its profile is {res.profile!r}, not {profile!r}" if res.profile != profile else
+                   f"it is named {path.name}, not {res.chapter}.json" if path.stem != res.chapter else
+                   "it has no provenance (commit, date, device)" if res.provenance is None else None)
+        if problem:
+            raise ValueError(f"stored result {path}: {problem}; regenerate it with `python -m critnotes reproduce "
+                             f"{path.stem} --profile {profile} --out {folder}`")
+        out[res.chapter] = res
+    return out
+
+
+def stored_problems(root: str | os.PathLike | None = None) -> list[str]:
+    """What is wrong with the committed results under ``root`` (default ``book/results``), one line each: a file that
+    is not a valid chapter result of its folder's profile with provenance, a result made from uncommitted changes,
+    or one naming a commit absent from this checkout's history.  (A result judged by older rules is not a problem:
+    the ledger and the chapter boxes mark it stale.)"""
+    root = Path(root or STORED)
+    problems = []
+    for folder in sorted(f for f in root.iterdir() if f.is_dir()) if root.is_dir() else []:
+        try:
+            stored = stored_results(folder.name, root)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        for cid, res in stored.items():
+            p, where = res.provenance, f"{folder / cid}.json"
+            if p.commit is None or p.dirty is not False:
+                problems.append(f"{where}: made from {'no git checkout' if p.commit is None else 'uncommitted changes'}"
+                                f"; rerun it from a clean checkout")
+            elif subprocess.run(["git", "-C", str(_REPO), "cat-file", "-e", f"{p.commit}^{{commit}}"],
+                                capture_output=True).returncode != 0:
+                problems.append(f"{where}: commit {p.commit} is not in this checkout's history")
+    return problems
+
+
+def paper_scale_results(chapter: str, root: str | os.PathLike | None = None) -> list[ChapterResult]:
+    """The stored paper-scale results of ``chapter`` (``paper``, then ``paper-cpu``), the ones that exist."""
+    return [r for p in PAPER_SCALE[::-1] if (r := stored_results(p, root).get(chapter)) is not None]
 
 
 def parse_result(path: str | os.PathLike) -> ChapterResult:
@@ -294,21 +379,52 @@ VERDICT_STYLE = {"agrees": ("✔ agrees", "#1a7f37"), "differs": ("✘ differs",
                  None: ("finding", "#6e7781")}
 
 
-def claim_row_html(c: Claim, before: tuple[str, ...] = (), after: tuple[str, ...] = ()) -> str:
-    """One table row: [before…] claim, paper, measured, verdict [after…]; every text is HTML-escaped."""
+def scale_label(res: ChapterResult) -> str:
+    """Where a stored result comes from, in one line: profile, device, commit, date, wall time; "stale" when its
+    claims were judged by other rules than today's."""
+    p = res.provenance
+    where = f"{res.device}" + (f", commit {p.commit[:7]}{'+' if p.dirty else ''}" if p and p.commit else "") + \
+        (f", {p.date[:10]}" if p else "")
+    return f"{res.profile} ({where}, {res.seconds / 60:.0f} min)" + (" — STALE: judged by older rules" if res.stale
+                                                                      else "")
+
+
+def _verdict_html(c: Claim | None, label: str = "") -> str:
     e = html.escape
+    if c is None:
+        return f"<small>{e(label)}: no such claim</small>" if label else ""
     verdict, colour = VERDICT_STYLE[c.verdict]
+    head = f"<small>{e(label)}:</small> " if label else ""
     reason = f"<br><small>{e(c.reason)}</small>" if c.reason else ""
+    measured = f" <small>(measured {e(format_value(c.measured))})</small>" if label else ""
+    return f"{head}<span style='color:{colour}'>{verdict}</span>{measured}{reason}"
+
+
+def claim_row_html(c: Claim, before: tuple[str, ...] = (), after: tuple[str, ...] = (),
+                   others: Iterable[tuple[str, Claim | None]] = ()) -> str:
+    """One table row: [before…] claim, paper, measured, verdict [after…]; ``others``: (label, the same claim at
+    another scale) shown under the verdict.  Every text is HTML-escaped."""
+    e = html.escape
+    verdict = "".join([_verdict_html(c)] + [f"<hr style='margin:2px 0'>{_verdict_html(o, lab)}" for lab, o in others])
     cells = [*map(e, before), f"<code>{e(c.id)}</code><br><small>{e(c.statement)}</small>", e(c.kind),
-             e(format_value(c.paper)), f"<b>{e(format_value(c.measured))}</b>",
-             f"<span style='color:{colour}'>{verdict}</span>{reason}", *map(e, after)]
+             e(format_value(c.paper)), f"<b>{e(format_value(c.measured))}</b>", verdict, *map(e, after)]
     return "<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>"
 
 
-def claims_html(claims: Iterable[Claim], title: str = "Does it reproduce?") -> str:
-    """An HTML table: claim, paper's value, measured value, verdict."""
-    rows = "".join(claim_row_html(c) for c in claims)
-    return (f"<div class='critnotes-claims'><p><b>{title}</b></p><table>"
+def claims_html(claims: Iterable[Claim], title: str = "Does it reproduce?",
+                others: Iterable[ChapterResult] = ()) -> str:
+    """An HTML table: claim, paper's value, measured value, verdict; with ``others`` (results of the same chapter at
+    paper scale) each claim's verdict there under its own, and a line per other result with its provenance and
+    what differs from the paper's settings."""
+    e = html.escape
+    others = list(others)
+    by_id = [{c.id: c for c in o.claims} for o in others]
+    rows = "".join(claim_row_html(c, others=[(o.profile, m.get(c.id)) for o, m in zip(others, by_id)])
+                   for c in claims)
+    notes = "".join(f"<p><small>Under each verdict: stored <code>{e(o.profile)}</code> result — "
+                    f"{e(scale_label(o))}" + (f"; differs from the paper's settings: {e('; '.join(o.differences))}"
+                                              if o.differences else "") + "</small></p>" for o in others)
+    return (f"<div class='critnotes-claims'><p><b>{title}</b></p>{notes}<table>"
             "<thead><tr><th>claim</th><th>kind</th><th>paper</th><th>measured here</th><th>verdict</th></tr></thead>"
             f"<tbody>{rows}</tbody></table></div>")
 

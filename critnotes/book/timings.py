@@ -21,12 +21,12 @@ import re
 from pathlib import Path
 
 from critnotes.book.chapters import CHAPTERS
-from critnotes.book.results import ChapterResult, load_results, markdown_cell, parse_result, read_result, results_dir
+from critnotes.book.results import (STORED, ChapterResult, load_results, markdown_cell, read_result, results_dir,
+                                    stored_results)
 
-BOOK = Path(__file__).resolve().parents[2] / "book"
-STORED = BOOK / "results"
+BOOK = STORED.parent
 #: stored profiles shown by the run-time line and table, in this order
-STORED_PROFILES = ("quick", "paper")
+STORED_PROFILES = ("quick", "paper-cpu", "paper")
 
 
 def format_duration(seconds: float) -> str:
@@ -41,28 +41,6 @@ def format_duration(seconds: float) -> str:
         return f"{m} min {r:02d} s"
     h, r = divmod(round(s / 60), 60)
     return f"{h} h {r:02d} min"
-
-
-def stored_results(profile: str, root: str | Path | None = None) -> dict[str, ChapterResult]:
-    """The committed results of ``profile`` (``<root>/<profile>/<chapter>.json``, default ``book/results``),
-    by chapter id.  Machine output checked strictly: a file that is not a chapter result of this profile with
-    provenance is a ``ValueError`` naming the file and the fix."""
-    folder = Path(root or STORED) / profile
-    out = {}
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            res = parse_result(path)
-        except ValueError as exc:
-            raise ValueError(f"stored result {path} is not a valid chapter result: {exc}; regenerate it with "
-                             f"`python -m critnotes reproduce {path.stem} --profile {profile} --out {folder}`") from None
-        problem = (f"its profile is {res.profile!r}, not {profile!r}" if res.profile != profile else
-                   f"it is named {path.name}, not {res.chapter}.json" if path.stem != res.chapter else
-                   "it has no provenance (commit, date, device)" if res.provenance is None else None)
-        if problem:
-            raise ValueError(f"stored result {path}: {problem}; regenerate it with `python -m critnotes reproduce "
-                             f"{path.stem} --profile {profile} --out {folder}`")
-        out[res.chapter] = res
-    return out
 
 
 def latest_results(folder: str | Path | None = None) -> dict[str, ChapterResult]:
@@ -84,11 +62,12 @@ def _measured(res: ChapterResult | None) -> str:
 
 
 def runtime_line(chapter: str, stored_root: str | Path | None = None, results: str | Path | None = None) -> str:
-    """One line for a chapter's title: its stored ``quick`` (and ``paper``) run times with where they were
-    measured, and this machine's latest run of it."""
+    """One line for a chapter's title: its stored ``quick`` and ``paper`` run times (and ``paper-cpu`` when stored)
+    with where they were measured, and this machine's latest run of it."""
     if chapter not in CHAPTERS:
         raise ValueError(f"unknown chapter {chapter!r}; choose one of: {', '.join(CHAPTERS)}")
-    parts = [f"`{p}` {_measured(stored_results(p, stored_root).get(chapter))}" for p in STORED_PROFILES]
+    stored = {p: stored_results(p, stored_root).get(chapter) for p in STORED_PROFILES}
+    parts = [f"`{p}` {_measured(r)}" for p, r in stored.items() if r is not None or p != "paper-cpu"]
     path = Path(results or results_dir()) / f"{chapter}.json"
     mine = read_result(path) if path.exists() else None
     here = (f"this machine's last run: {format_duration(mine.seconds)} on `{mine.profile}` ({mine.device})"

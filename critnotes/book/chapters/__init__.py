@@ -1,7 +1,8 @@
 """Chapter experiments, one module per chapter, each with the same small surface:
 
 * ``CHAPTER`` — the chapter id (``updates``, ``maxent``, …);
-* ``PROFILES`` — ``{"ci": Config(...), "quick": Config(...), "paper": Config(...)}`` of a frozen config dataclass;
+* ``PROFILES`` — ``{"ci": Config(...), "quick": Config(...), "paper": Config(...)}`` of a frozen config dataclass,
+  optionally a ``"paper-cpu"`` preset with ``PROFILE_DIFFERENCES = {"paper-cpu": ("what is shortened", …)}``;
 * ``run(cfg, device=None, progress=True)`` — the experiment: config in, results object out
   (trainings go through :func:`critnotes.training.loop.train`, so they are cached);
 * ``claims(results) -> list[Claim]`` — the measured numbers next to the paper's;
@@ -61,12 +62,19 @@ def available() -> list[str]:
     return out
 
 
+def has_profile(chapter: str, profile: str) -> bool:
+    """Whether the chapter defines a preset for ``profile`` (``paper-cpu`` is optional)."""
+    return get_profile(profile) in chapter_module(chapter).PROFILES
+
+
 def chapter_result(chapter: str, profile: str | None, device, seconds: float, claims: list[Claim]) -> ChapterResult:
     """Package a chapter's claims per the results contract (profile and device resolved to names), with the
-    provenance of this process (git commit, date, data sets used, rules fingerprint, machine)."""
-    dev = resolve_device(device)
-    return ChapterResult(chapter=chapter, profile=get_profile(profile), device=dev.type, seconds=seconds,
-                         claims=claims, provenance=Provenance.collect(str(dev), code=[chapter_module(chapter)]))
+    provenance of this process (git commit, date, data sets used, rules fingerprint, machine) and what the
+    profile changes from the paper's settings (the chapter's ``PROFILE_DIFFERENCES``)."""
+    dev, mod, name = resolve_device(device), chapter_module(chapter), get_profile(profile)
+    return ChapterResult(chapter=chapter, profile=name, device=dev.type, seconds=seconds, claims=claims,
+                         provenance=Provenance.collect(str(dev), code=[mod]),
+                         differences=list(getattr(mod, "PROFILE_DIFFERENCES", {}).get(name, ())))
 
 
 def reproduce(chapter: str, profile: str | None = None, device=None, progress: bool = True) -> ChapterResult:
