@@ -7,7 +7,6 @@ import torch
 
 from critnotes.analysis.update_stats import bin_edges
 from critnotes.probes.base import LayerSlice, Probe, Run
-from critnotes.probes import update_recorder
 from critnotes.probes.update_recorder import UpdateRecorder
 from critnotes.training.loop import TrainConfig, train
 
@@ -44,11 +43,8 @@ def _brute_histogram(rows, steps, sl, edges):
 SMALL = dict(model="mlp-small", n_train=256, n_test=64, lr=0.1, batch_size=32, seed=3)
 
 
-@pytest.mark.parametrize("method", ["kernel", "kernel-3-threads", "scatter"])
-def test_streamed_histogram_equals_brute_force_per_window_and_layer(method, monkeypatch):
-    if method == "kernel-3-threads":            # the split count of large models, forced on a small one
-        monkeypatch.setattr(update_recorder, "count_threads", lambda n: 3)
-        method = "kernel"
+@pytest.mark.parametrize("method", ["kernel", "scatter"])
+def test_streamed_histogram_equals_brute_force_per_window_and_layer(method):
     windows = ((0, 7), (12, 20))
     rec = UpdateRecorder(windows=windows, sub_bits=2, min_exp=-20, max_exp=-8, method=method)
     ref = StoreAll([t for a, b in windows for t in range(a, b)])

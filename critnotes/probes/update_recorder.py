@@ -17,9 +17,7 @@ the stored updates with the same edges (``tests/test_recorder.py``, ``tests/test
 
 Two counting back-ends implement this one binning: on the CPU a compiled loop (:func:`count_bins`, numba)
 reads each value once and counts into four interleaved copies of the histogram (a run of equal bins
-would otherwise serialise on one counter), instead of separate shift, mask and ``bincount`` passes — for
-at least :data:`PARALLEL_MIN` values split over torch's intra-op threads, each counting its own chunk of every
-layer into its own copies (the loop releases the GIL); on
+would otherwise serialise on one counter), instead of separate shift, mask and ``bincount`` passes; on
 other devices ``index_add_`` adds into a fixed-size device tensor, so recording never synchronises with
 the host.  Counts accumulate in a *segment* histogram
 that is added to every window active during the segment when the set of active windows changes, so
@@ -28,9 +26,7 @@ overlapping windows cost one count per step.
 from __future__ import annotations
 
 import dataclasses
-import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -43,18 +39,8 @@ from critnotes.probes.base import Probe, Run
 
 #: parameter dtypes the hook path records (|Δw| is formed in float32: exact for float16/bfloat16 values)
 HOOK_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
-#: interleaved histogram copies of the CPU counting loop (per thread)
+#: interleaved histogram copies of the CPU counting loop
 N_COPIES = 4
-#: a CPU count over at least this many values per step is split over torch's intra-op threads
-PARALLEL_MIN = 1 << 19
-_POOL: ThreadPoolExecutor | None = None
-
-
-def count_threads(n: int) -> int:
-    """Threads that count ``n`` values per step on the CPU: torch's intra-op threads (at most the usable cores)
-    when ``n >= PARALLEL_MIN``, else 1."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(torch.get_num_threads(), cores)) if n >= PARALLEL_MIN else 1
 
 
 
@@ -74,24 +60,6 @@ def count_bins(bits, shift, mask, base, stride, h):
         h[base + ((bits[i] >> shift) & mask)] += 1
 
 
-@numba.njit(nogil=True, cache=True)
-def count_segments(bits, segs, shift, mask, stride, h):
-    """:func:`count_bins` over each row ``(start, stop, base)`` of ``segs`` (one thread's share of the layers)."""
-    for s in range(segs.shape[0]):
-        count_bins(bits[segs[s, 0]:segs[s, 1]], shift, mask, segs[s, 2], stride, h)
-
-
-def _plan(slices: list[tuple[int, int]], raw: int, threads: int) -> list[np.ndarray]:
-    """Per thread, rows ``(start, stop, layer base)``: every layer cut into ``threads`` contiguous chunks."""
-    rows = [[] for _ in range(threads)]
-    for li, (a, b) in enumerate(slices):
-        cuts = np.linspace(a, b, threads + 1).round().astype(int)
-        for j in range(threads):
-            if cuts[j + 1] > cuts[j]:
-                rows[j].append((cuts[j], cuts[j + 1], li * raw))
-    return [np.array(r, dtype=np.int64).reshape(-1, 3) for r in rows]
-
-
 
 
 @dataclasses.dataclass
@@ -102,7 +70,6 @@ class _State:
     layer_sizes: list[int]
     slices: list[tuple[int, int]]         # each layer's [start, stop) in the flat update vector
     kernel: bool                          # CPU counting loop (else index_add_)
-    plan: list                            # kernel: per counting thread, its (start, stop, base) rows
     raw: int                              # raw slots per layer (every float32 |x|), see UpdateRecorder._raw
     shift: int
     mask: int
@@ -212,14 +179,11 @@ class UpdateRecorder(Probe):
             track_idx = torch.randperm(n, generator=g)[: self.track].sort().values.to(device)
             track_steps = np.unique(np.concatenate([np.arange(a, b, self.track_every) for a, b in self.windows]))
             tracked = torch.empty(len(track_steps), self.track, dtype=torch.float32, device=device)
-        slices = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
-        plan = _plan(slices, raw, count_threads(n)) if kernel else []
         st = _State(layer_names=list(names), layer_sizes=list(sizes),
-                    slices=slices, kernel=kernel,
-                    plan=plan, raw=raw, shift=shift, mask=mask,
+                    slices=[(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])], kernel=kernel,
+                    raw=raw, shift=shift, mask=mask,
                     hist=torch.zeros(len(self.windows), L * raw, dtype=torch.int64, device=device),
-                    seg=torch.zeros(N_COPIES * len(plan) if kernel else 1, L * raw, dtype=torch.int64,
-                                    device=device),
+                    seg=torch.zeros(N_COPIES if kernel else 1, L * raw, dtype=torch.int64, device=device),
                     track_idx=track_idx, track_steps=track_steps, tracked=tracked, steps=[0] * len(self.windows))
         if not kernel:                               # slot of (layer, raw index) = layer * raw + index
             st.buf = torch.empty(n, dtype=torch.int32, device=device)
@@ -252,16 +216,9 @@ class UpdateRecorder(Probe):
     def _count(self, st: _State, delta: torch.Tensor) -> None:
         """Count the raw slot of every entry of the flat float32 update ``delta`` into the segment."""
         if st.kernel:
-            global _POOL
-            d, h, stride = delta.detach().view(torch.int32).numpy(), st.seg.numpy(), st.seg.shape[1]
-            parts = [(d, rows, st.shift, st.mask, stride, h[N_COPIES * j: N_COPIES * (j + 1)].reshape(-1))
-                     for j, rows in enumerate(st.plan)]
-            if len(parts) > 1 and (_POOL is None or _POOL._max_workers < len(parts) - 1):
-                _POOL = ThreadPoolExecutor(len(parts) - 1, thread_name_prefix="critnotes-count")
-            futures = [_POOL.submit(count_segments, *args) for args in parts[1:]]
-            count_segments(*parts[0])
-            for f in futures:
-                f.result()
+            d, h = delta.detach().view(torch.int32).numpy(), st.seg.numpy().reshape(-1)
+            for li, (a, b) in enumerate(st.slices):
+                count_bins(d[a:b], st.shift, st.mask, li * st.raw, st.seg.shape[1], h)
         else:
             torch.bitwise_right_shift(delta.view(torch.int32), st.shift, out=st.buf)
             st.buf.bitwise_and_(st.mask).add_(st.base)
