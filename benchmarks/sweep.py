@@ -15,10 +15,10 @@ import time
 
 os.environ["CRITNOTES_CACHE"] = "off"          # before critnotes is imported; the workers inherit it
 
-import numpy as np  # noqa: E402
 from dask.distributed import Client, LocalCluster  # noqa: E402
 from joblib import parallel_config  # noqa: E402
 
+from critnotes.analysis.records import first_difference  # noqa: E402
 from critnotes.book.chapters import connectivity as ch  # noqa: E402
 from critnotes.training.sweeps import Failed, sweep  # noqa: E402
 
@@ -30,14 +30,6 @@ def points(steps: int) -> list[ch.PointSpec]:
     cfg = ch.PROFILES["ci"]
     return [ch.PointSpec(dataclasses.replace(cfg.run, width=w, seed=s, steps=steps, n_checkpoints=cfg.fss_checkpoints),
                          cfg.c_th, cfg.max_cliques) for w in cfg.fss_widths[:2] for s in (0, 1)]
-
-
-def same(a, b) -> bool:
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, np.ndarray):
-        return np.array_equal(a, b)
-    return a == b
 
 
 def _warm_up() -> None:
@@ -65,7 +57,7 @@ def main() -> None:
     speedup = t_serial / t_dask
     print(json.dumps({"benchmark": "sweep", "points": len(pts), "quick": args.quick, "workers": 2,
                       "cpu_count": os.cpu_count(), "serial_s": t_serial, "dask_s": t_dask, "speedup": speedup,
-                      "identical": failed == 0 and all(same(a, b) for a, b in zip(serial, dask)),
+                      "identical": failed == 0 and first_difference(serial, dask) is None,
                       "failed_points": failed, "goal": GOAL, "meets_goal": speedup >= GOAL,
                       "distance_to_goal": speedup - GOAL,
                       "note": "cluster start-up and worker warm-up are not timed; the speed-up is bounded by the free cores"}))

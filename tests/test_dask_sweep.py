@@ -3,10 +3,10 @@ local joblib run, and a failing point is recorded as the same ``Failed`` on both
 import dataclasses
 import os
 
-import numpy as np
 import pytest
 from joblib import parallel_config
 
+from critnotes.analysis.records import first_difference
 from critnotes.book.chapters import connectivity as ch
 from critnotes.training.sweeps import Failed, sweep
 
@@ -31,21 +31,6 @@ def specs():
     return [ch.PointSpec(r, cfg.c_th, cfg.max_cliques) for r in (runs[0], bad, runs[1])]
 
 
-def assert_same(a, b, where="result"):
-    assert type(a) is type(b), where
-    if dataclasses.is_dataclass(a):
-        for f in dataclasses.fields(a):
-            assert_same(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}")
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for k in a:
-            assert_same(a[k], b[k], f"{where}[{k!r}]")
-    elif isinstance(a, np.ndarray):
-        np.testing.assert_array_equal(a, b, err_msg=where)
-    else:
-        assert a == b, where
-
-
 def test_dask_local_cluster_sweep_equals_local_run():
     points = specs()
     with parallel_config(backend="loky"):
@@ -63,4 +48,4 @@ def test_dask_local_cluster_sweep_equals_local_run():
     assert local[1].config == remote[1].config
     assert local[1].error.splitlines()[0] == remote[1].error.splitlines()[0]
     for a, b in zip((local[0], local[2]), (remote[0], remote[2])):
-        assert_same(a, b)
+        assert first_difference(a, b) is None, first_difference(a, b)

@@ -77,3 +77,27 @@ def test_backend_chosen_by_parallel_config_without_code_change():
     with parallel_config(backend="threading"):
         out = sweep(pid_square, range(4), n_jobs=2, progress=False)
     assert {p for _, p in out} == {os.getpid()}            # threads: same process
+
+
+def test_first_difference_names_where_two_results_differ():
+    import dataclasses
+
+    import numpy as np
+
+    from critnotes.analysis.records import first_difference
+
+    @dataclasses.dataclass
+    class R:
+        x: np.ndarray
+        d: dict
+        t: tuple
+
+    a = R(np.array([1.0, np.nan]), {"k": [1, 2.0]}, (float("nan"), "s"))
+    same = R(np.array([1.0, np.nan]), {"k": [1, 2.0]}, (float("nan"), "s"))
+    assert first_difference(a, same) is None
+    assert first_difference(a, R(np.array([1.0, 2.0]), a.d, a.t)) == "result.x: arrays differ"
+    assert first_difference(a, R(a.x.astype(np.float32), a.d, a.t)) == "result.x: arrays differ"
+    assert first_difference(a, R(a.x, {"k": [1, 3.0]}, a.t)) == "result.d['k'][1]: 2.0 vs 3.0"
+    assert first_difference(a, R(a.x, {"j": [1, 2.0]}, a.t)).startswith("result.d: keys")
+    assert first_difference(a, R(a.x, a.d, (1.0,))) == "result.t: length 2 vs 1"
+    assert first_difference([a], [1]) == "result[0]: R vs int"

@@ -46,3 +46,31 @@ def jsonable(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return None if math.isnan(x) else (1e308 if x > 0 else -1e308)
     return x
+
+
+def first_difference(a: Any, b: Any, where: str = "result") -> str | None:
+    """Where two results objects first differ (``"result.phases['end'].frob"``: why), else ``None``.
+
+    Compares dataclasses field by field, dicts, lists and tuples item by item, arrays exactly (NaN equal to NaN,
+    shapes and dtypes included) and anything else with ``==`` (NaN equal to NaN).  Used to check that a sweep on
+    another backend (Dask, Ray) returns exactly what the local run returns."""
+    if type(a) is not type(b):
+        return f"{where}: {type(a).__name__} vs {type(b).__name__}"
+    if dataclasses.is_dataclass(a):
+        return next((d for f in dataclasses.fields(a)
+                     if (d := first_difference(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}"))), None)
+    if isinstance(a, dict):
+        if a.keys() != b.keys():
+            return f"{where}: keys {sorted(map(str, a))} vs {sorted(map(str, b))}"
+        return next((d for k in a if (d := first_difference(a[k], b[k], f"{where}[{k!r}]"))), None)
+    if isinstance(a, (list, tuple)):
+        if len(a) != len(b):
+            return f"{where}: length {len(a)} vs {len(b)}"
+        return next((d for i, (x, y) in enumerate(zip(a, b)) if (d := first_difference(x, y, f"{where}[{i}]"))), None)
+    if isinstance(a, np.ndarray):
+        same = a.shape == b.shape and a.dtype == b.dtype and np.array_equal(
+            a, b, equal_nan=a.dtype.kind in "fc")
+        return None if same else f"{where}: arrays differ"
+    if isinstance(a, float) and math.isnan(a) and math.isnan(b):
+        return None
+    return None if a == b else f"{where}: {a!r:.40} vs {b!r:.40}"
