@@ -176,3 +176,20 @@ def test_every_kth_step_equals_brute_force_on_the_sampled_steps(method):
     np.testing.assert_array_equal(stats.tracked, np.stack([rows[t][stats.tracked_index] for t in tracked_steps]))
     with pytest.raises(ValueError, match="every must be >= 1"):
         UpdateRecorder(every=0)
+
+
+def test_log_histogram_equals_numpy_histogram_on_the_recorder_edges():
+    from critnotes.analysis.update_stats import log_histogram
+
+    rng = np.random.default_rng(0)
+    edges = bin_edges(2, -20, -8)
+    vals = np.concatenate([rng.lognormal(-9, 2, 5000) * rng.choice([-1, 1], 5000), edges, -edges[:5],
+                           [0.0, -0.0, 1e-40, np.inf, -np.inf, np.nan, 2.0 ** -8, np.nextafter(2.0 ** -8, 0)]])
+    x = torch.tensor(vals, dtype=torch.float32)
+    a = np.abs(x.numpy().astype(np.float64).ravel())
+    ref, _ = np.histogram(a[np.isfinite(a)], bins=edges)        # numpy's last bin is closed: drop 2^max_exp
+    ref[-1] -= np.count_nonzero(a == edges[-1])
+    np.testing.assert_array_equal(log_histogram(x, 2, -20, -8), ref)
+    assert ref.sum() > 4000 and ref[0] > 0 and ref[-1] > 0
+    with pytest.raises(TypeError, match="float32"):
+        log_histogram(x.double(), 2, -20, -8)

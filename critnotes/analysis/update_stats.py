@@ -18,6 +18,20 @@ def bin_edges(sub_bits: int = 3, min_exp: int = -40, max_exp: int = 8) -> np.nda
     return np.append((2.0 ** e * (1 + j / k)).ravel(), 2.0 ** max_exp)
 
 
+def log_histogram(values, sub_bits: int = 3, min_exp: int = -40, max_exp: int = 8) -> np.ndarray:
+    """Counts of ``|values|`` (a float32 tensor, any shape) in the bins of :func:`bin_edges` — the recorder's
+    binning applied to a whole tensor at once: the bin is ``exponent·2ᵏ + top k mantissa bits`` of the float32
+    bit pattern, so the counts equal ``numpy.histogram`` on those edges (values below ``2^min_exp``, zeros,
+    at or above ``2^max_exp``, inf and NaN are not counted).  Used for chapter 3's per-window |Δw| entropy and tail."""
+    import torch
+
+    if values.dtype != torch.float32:
+        raise TypeError(f"log_histogram bins float32 bit patterns; got {values.dtype} (convert with .float())")
+    slots = torch.bitwise_right_shift(values.detach().abs().reshape(-1).view(torch.int32), 23 - sub_bits)
+    counts = torch.bincount(slots, minlength=1 << (8 + sub_bits))
+    return counts[(127 + min_exp) << sub_bits:(127 + max_exp) << sub_bits].cpu().numpy()
+
+
 @dataclasses.dataclass
 class UpdateStats:
     """Histograms of |Δw| per window and layer (the result of :class:`UpdateRecorder`)."""

@@ -16,7 +16,7 @@ from critnotes.analysis.fitting import fit_powerlaw_binned
 from critnotes.analysis.information import (abs_cosine, fisher_quadratic, leading_pc, logits_fn, mutual_information,
                                             output_kl, standardize)
 from critnotes.analysis.layers import evaluating, find_layers
-from critnotes.analysis.update_stats import bin_edges
+from critnotes.analysis.update_stats import bin_edges, log_histogram
 from critnotes.probes.activity import neuron_layers, probe_inputs, record_activity
 from critnotes.probes.base import Probe, Run
 
@@ -197,8 +197,7 @@ class InfoProbe(Probe):
         perm = np.random.default_rng(self.probe_seed).permutation(run.flat.numel())
         object.__setattr__(self, "_st", {"pair": unit_pairing(run.model), "x": x, "bufs": bufs, "prev": {}, "mi": [],
                                          "checks": [], "perm": perm, "mi_steps": [],
-                                         "kappa": {w: [] for w in self.windows},
-                                         "edges": torch.as_tensor(bin_edges(), device=run.device)})
+                                         "kappa": {w: [] for w in self.windows}})
 
     def on_update(self, t: int, delta: torch.Tensor, run: Run) -> None:
         st = self._st
@@ -226,12 +225,8 @@ class InfoProbe(Probe):
     def _tail(self, buf: torch.Tensor):
         """Binned MLE power-law fit of the |Δw| entries of one window (zeros dropped) and the entropy of their
         histogram over the fixed log bins."""
-        edges = self._st["edges"]
-        x = buf.abs().flatten().double()
-        x = x[(x >= edges[0]) & (x < edges[-1])]
-        counts = torch.bincount(torch.bucketize(x, edges, right=True) - 1, minlength=len(edges) - 1)
-        c = counts.cpu().numpy().astype(np.float64)
-        return fit_powerlaw_binned(edges.cpu().numpy(), c), float(scipy.stats.entropy(c)) if c.sum() else np.nan
+        c = log_histogram(buf).astype(np.float64)
+        return fit_powerlaw_binned(bin_edges(), c), float(scipy.stats.entropy(c)) if c.sum() else np.nan
 
     def finish(self, run: Run) -> InfoRecord:
         st = self._st
