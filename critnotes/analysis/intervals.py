@@ -147,17 +147,25 @@ def profile_null(events_per_param: np.ndarray, profile: np.ndarray, seed: int = 
             if nc.size == 0:
                 continue
             owner = np.repeat(np.arange(nc.size, dtype=np.int64), nc)
-            key = owner * length + np.minimum(np.searchsorted(cdf, rng.random(owner.size), side="right"), length - 1)
-            while True:
-                key.sort()
+            key = np.sort(owner * length + np.minimum(np.searchsorted(cdf, rng.random(owner.size), side="right"),
+                                                      length - 1))
+            while True:                # redraw each repeated step; only the owners that had one are sorted again
                 dup = np.flatnonzero(key[1:] == key[:-1]) + 1
                 if dup.size == 0:
+                    out += _owner_gaps(key, length)
                     break
+                again = np.isin(key // length, key[dup] // length)
                 t = np.minimum(np.searchsorted(cdf, rng.random(dup.size), side="right"), length - 1)
                 key[dup] = (key[dup] // length) * length + t
-            same = key[1:] // length == key[:-1] // length
-            out += np.bincount(np.diff(key)[same], minlength=length)[:length]
+                out += _owner_gaps(key[~again], length)
+                key = np.sort(key[again])
     return out / draws
+
+
+def _owner_gaps(key: np.ndarray, length: int) -> np.ndarray:
+    """Histogram of the gaps between consecutive steps of each owner, from sorted keys ``owner·length + step``."""
+    same = key[1:] // length == key[:-1] // length
+    return np.bincount(np.diff(key)[same], minlength=length)[:length]
 
 
 def shuffled_null(events_per_param: np.ndarray, length: int) -> np.ndarray:
@@ -252,7 +260,8 @@ ALPHA_RANGE = (0.0, 12.0)
 def _window_logp(g: np.ndarray, logw: np.ndarray) -> np.ndarray:
     """log P(τ) of ``exp(g(τ)) · window(τ)`` normalised over the τ of the fit range."""
     h = g + logw
-    return h - special.logsumexp(h)
+    m = h.max()                       # log-sum-exp by hand: scipy's array-API wrapper costs 10× more per call here
+    return h - (m + np.log(np.sum(np.exp(h - m))))
 
 
 def fit_window_powerlaw(counts: np.ndarray, fit_range: tuple[int, int], window: int | None = None
