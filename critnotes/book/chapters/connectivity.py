@@ -560,6 +560,24 @@ def peaks_in_window(peaks: list, window: tuple[float, float]) -> Verdict:
     return Verdict("agrees", f"every peak inside the window [{lo:.3g}, {hi:.3g}]")
 
 
+#: χ has a peak to place only when its maximum reaches this multiple of its median over training (else the finite
+#: components stay near single neurons throughout and the argmax of a flat χ is a tie-break)
+CHI_PEAK_FACTOR = 2.0
+
+
+@rule(agrees=dict(peak=40, window=(12.0, 316.0), chi_max=6.0, chi_median=1.5),
+      differs=dict(peak=5000, window=(12.0, 316.0), chi_max=6.0, chi_median=1.5))
+def chi_peak_in_window(peak: float | None, window: tuple[float, float], chi_max: float, chi_median: float) -> Verdict:
+    """The susceptibility's peak time in a window (:func:`peaks_in_window`), once χ has a peak: inconclusive when
+    its maximum stays below :data:`CHI_PEAK_FACTOR` × its median over training (a flat χ, whose argmax is noise)."""
+    if missing(peak, chi_max, chi_median):
+        return Verdict("not measured", "no susceptibility (no finite component)")
+    if chi_max < CHI_PEAK_FACTOR * chi_median:
+        return Verdict("inconclusive", f"χ never reaches {CHI_PEAK_FACTOR:g}× its median over training (max "
+                                       f"{chi_max:.3g}, median {chi_median:.3g}): no peak to place")
+    return peaks_in_window([peak], window)
+
+
 @rule(agrees=dict(value=0.97, ci=(0.9, 1.05), null_exponent=0.62),
       differs=dict(value=0.3, ci=(0.2, 0.4), null_exponent=0.62))
 def extensive_s1(value: float | None, ci: tuple[float, float] | None, null_exponent: float | None,
@@ -711,19 +729,20 @@ def _susceptibility_claims(res: ConnectivityResults) -> list[Claim]:
     t_e = int(res.steps[i_e])
     w_e = transition_window(res.steps, t_e, t_e, n_w)
     definition = "χ = Σ' s² n_s / Σ' s n_s (percolation: mean component size, giant excluded)"
+    flat = {"chi_max": float(chi[i_chi]), "chi_median": float(np.nanmedian(chi))}
     detail = {"definition": definition, "t_c": res.t_c, "chi_max": float(chi[i_chi]), "c_th": cfg.c_th,
               "s1_fraction": res.metrics[cfg.c_th]["s1"] / res.n_neurons, "emergence_t": t_e}
     out = [Claim.judged(
         f"{CHAPTER}.susceptibility_peak",
         f"a jump in the susceptibility marks the emergence of the giant component: {definition} peaks within ± {n_w} "
         f"checkpoints of the largest per-checkpoint rise of S₁/M (C_th = {cfg.c_th})",
-        "χ jump at the giant component's emergence", t_chi, "peaks_in_window",
-        detail={**detail, "window": w_e}, peaks=[t_chi], window=w_e),
+        "χ jump at the giant component's emergence", t_chi, "chi_peak_in_window",
+        detail={**detail, "window": w_e}, peak=t_chi, window=w_e, **flat),
         Claim.judged(
         f"{CHAPTER}.susceptibility_peak.transition",
         f"the susceptibility peaks at the transition: {definition} peaks within the paper's shift t = 0…"
         f"{cfg.t_paper} (C_th = {cfg.c_th}; {_run_settings(cfg.run)})", f"peak in t = 0…{cfg.t_paper}", t_chi,
-        "in_range", detail=detail, value=float(t_chi), lo=0.0, hi=float(cfg.t_paper))]
+        "chi_peak_in_window", detail=detail, peak=t_chi, window=(0.0, float(cfg.t_paper)), **flat)]
     fl = fluctuation_chi(res)
     t_fl = int(res.steps[int(np.nanargmax(fl))])
     both = Claim.judged(
