@@ -30,18 +30,22 @@ def _write(root, res):
     (root / res.profile / f"{res.chapter}.json").write_text(res.to_json())
 
 
-def test_committed_results_load_name_a_commit_of_this_history_and_stale_ones_are_marked(tmp_path):
+def test_committed_results_load_name_a_commit_of_this_history_and_stale_ones_are_marked():
     """Every file under book/results/ is machine output: valid, with provenance from a clean commit in this
-    history; one judged by older rules is shown as stale by the ledger."""
+    history; every row of a stale one is labelled stale in the ledger and in the chapter box."""
     if not HEAD:
         pytest.skip("not a git checkout: the commits of the stored results cannot be checked")
     assert results.stored_problems() == []
     scale = ledger.paper_scale()
+    stored = [f for p in PAPER_SCALE for f in (results.STORED / p).glob("*.json")]
+    assert len(stored) == sum(len(got) for got in scale.values())       # nothing stored is left out
     for cid, got in scale.items():
-        html = ledger.ledger_html([], scale) + results.claims_html(got[0].claims, others=got)
+        mine = ChapterResult(cid, "quick", "cpu", 1.0, [dataclasses.replace(c) for c in got[0].claims])
+        table, box = ledger.ledger_html([mine], scale), results.claims_html(mine.claims, others=got)
         for r in got:
-            assert r.profile in PAPER_SCALE and r.provenance.datasets, r
-            assert ("STALE" in results.scale_label(r)) == r.stale and ("STALE" in html) >= r.stale
+            assert r.profile in PAPER_SCALE and r.provenance.datasets and "mnist-10k" not in r.provenance.datasets, r
+            label = f"<small>{r.profile} (stale):</small>" if r.stale else f"<small>{r.profile}:</small>"
+            assert table.count(label) == box.count(label) == len(mine.claims), (cid, r.profile, r.stale)
 
 
 def test_stored_problems_finds_bad_files_dirty_runs_and_foreign_commits(tmp_path):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from critnotes.book.chapters import CHAPTERS, available, reproduce
 from critnotes.book.profiles import get_profile
-from critnotes.book.results import (ChapterResult, claim_row_html, paper_scale_results, read_result, results_dir,
-                                    scale_label)
+from critnotes.book.results import (ChapterResult, claim_row_html, markdown_cell, paper_scale_results, read_result,
+                                    results_dir, scale_label)
 
 
 def gather(profile: str | None = None, folder=None, run_missing: bool = True,
@@ -82,7 +82,8 @@ def ledger_html(results: list[ChapterResult], scale: dict[str, list[ChapterResul
 def disagreements(results: list[ChapterResult], scale: dict[str, list[ChapterResult]]) -> list[dict]:
     """Claims (reproductions and checks) whose verdict differs between ``results`` (e.g. ``quick``) and a stored
     paper-scale result of the same chapter; "agrees at one scale, differs at the other" first.  Each row:
-    chapter, id, kind, the two profiles and verdicts, and whether the paper-scale result is stale."""
+    chapter, id, kind, the two profiles and verdicts, and whether the paper-scale result is stale (stale rows last:
+    older rules judged them)."""
     rows = []
     for r in results:
         mine = {c.id: c for c in r.claims if c.kind != "finding"}
@@ -93,7 +94,7 @@ def disagreements(results: list[ChapterResult], scale: dict[str, list[ChapterRes
                     rows.append({"chapter": r.chapter, "id": c.id, "kind": c.kind, "profile": r.profile,
                                  "verdict": q.verdict, "scale_profile": o.profile, "scale_verdict": c.verdict,
                                  "stale": bool(o.stale)})
-    return sorted(rows, key=lambda d: ({d["verdict"], d["scale_verdict"]} != {"agrees", "differs"},
+    return sorted(rows, key=lambda d: (d["stale"], {d["verdict"], d["scale_verdict"]} != {"agrees", "differs"},
                                        list(CHAPTERS).index(d["chapter"])))
 
 
@@ -103,19 +104,20 @@ def scale_summary_markdown(results: list[ChapterResult], scale: dict[str, list[C
     if not scale:
         return ("No stored paper-scale results yet (`book/results/paper-cpu/`, `book/results/paper/`); regenerate "
                 "them with `python -m critnotes reproduce all --profile paper --device cuda --out book/results/paper`.")
+    m = markdown_cell
     lines = ["Stored paper-scale results:", ""]
     for cid, got in scale.items():
         for o in got:
-            diff = f" Differs from the paper's settings: {'; '.join(o.differences)}." if o.differences else ""
-            lines.append(f"* **{cid}** — {scale_label(o)}.{diff}")
+            diff = f" Differs from the paper's settings: {m('; '.join(o.differences))}." if o.differences else ""
+            lines.append(f"* **{m(cid)}** — {m(scale_label(o))}.{diff}")
     rows = disagreements(results, scale)
     shared = {r.chapter for r in results} & set(scale)
     lines += ["", f"{len(rows)} claim(s) of the {len(shared)} chapter(s) run at both scales change verdict "
                   f"(\"agrees\" at one scale and \"differs\" at the other first):", ""]
     if rows:
         lines += ["| chapter | claim | kind | verdict (profile) | paper scale (profile) |", "|---|---|---|---|---|"]
-        lines += [f"| {d['chapter']} | `{d['id']}` | {d['kind']} | {d['verdict']} ({d['profile']}) | "
-                  f"{d['scale_verdict']} ({d['scale_profile']}{', stale' if d['stale'] else ''}) |" for d in rows]
+        lines += [f"| {m(d['chapter'])} | `{m(d['id'])}` | {d['kind']} | {d['verdict']} ({m(d['profile'])}) | "
+                  f"{d['scale_verdict']} ({m(d['scale_profile'])}{', stale' if d['stale'] else ''}) |" for d in rows]
     return "\n".join(lines)
 
 

@@ -414,13 +414,14 @@ def claim_row_html(c: Claim, before: tuple[str, ...] = (), after: tuple[str, ...
 def claims_html(claims: Iterable[Claim], title: str = "Does it reproduce?",
                 others: Iterable[ChapterResult] = ()) -> str:
     """An HTML table: claim, paper's value, measured value, verdict; with ``others`` (results of the same chapter at
-    paper scale) each claim's verdict there under its own, and a line per other result with its provenance and
-    what differs from the paper's settings."""
+    paper scale) each claim's verdict there under its own (labelled with the profile, "(stale)" when judged by older
+    rules), and a line per other result with its provenance and what differs from the paper's settings.  ``title``
+    is HTML (escape any text in it); every other text is escaped here."""
     e = html.escape
     others = list(others)
     by_id = [{c.id: c for c in o.claims} for o in others]
-    rows = "".join(claim_row_html(c, others=[(o.profile, m.get(c.id)) for o, m in zip(others, by_id)])
-                   for c in claims)
+    labels = [o.profile + (" (stale)" if o.stale else "") for o in others]
+    rows = "".join(claim_row_html(c, others=[(lab, m.get(c.id)) for lab, m in zip(labels, by_id)]) for c in claims)
     notes = "".join(f"<p><small>Under each verdict: stored <code>{e(o.profile)}</code> result — "
                     f"{e(scale_label(o))}" + (f"; differs from the paper's settings: {e('; '.join(o.differences))}"
                                               if o.differences else "") + "</small></p>" for o in others)

@@ -109,9 +109,9 @@ PROFILES = {
 }
 #: what a profile changes from the paper's settings (stored with each of its results)
 PROFILE_DIFFERENCES = {"paper-cpu": (
-    "finite-size scaling (Fig 1e): each of the 8 widths trained 2×10⁴ steps, not 2×10⁵ (the transition lies "
-    "far earlier; the end-of-training exponent is read at 2×10⁴)",
-    "the raw-pixel sensitivity run: 2×10⁴ steps, not 2×10⁵",
+    "finite-size scaling (Fig 1e): each of the 8 widths trained 2×10⁴ steps with 40 checkpoints, not 2×10⁵ with 60 "
+    "(the transition lies far earlier; the end-of-training exponent is read at 2×10⁴)",
+    "the raw-pixel sensitivity run: 2×10⁴ steps with 40 checkpoints, not 2×10⁵ with 60",
 )}
 
 
@@ -560,21 +560,39 @@ def peaks_in_window(peaks: list, window: tuple[float, float]) -> Verdict:
     return Verdict("agrees", f"every peak inside the window [{lo:.3g}, {hi:.3g}]")
 
 
-#: χ has a peak to place only when its maximum reaches this multiple of its median over training (else the finite
-#: components stay near single neurons throughout and the argmax of a flat χ is a tie-break)
-CHI_PEAK_FACTOR = 2.0
+#: a susceptibility has a peak when its maximum is inside the run (not the first or last checkpoint), rises above the
+#: curve's floor at least this many times as far as the median does, and reaches ``min_height``
+PEAK_PROMINENCE = 2.0
 
 
-@rule(agrees=dict(peak=40, window=(12.0, 316.0), chi_max=6.0, chi_median=1.5),
-      differs=dict(peak=5000, window=(12.0, 316.0), chi_max=6.0, chi_median=1.5))
-def chi_peak_in_window(peak: float | None, window: tuple[float, float], chi_max: float, chi_median: float) -> Verdict:
-    """The susceptibility's peak time in a window (:func:`peaks_in_window`), once χ has a peak: inconclusive when
-    its maximum stays below :data:`CHI_PEAK_FACTOR` × its median over training (a flat χ, whose argmax is noise)."""
-    if missing(peak, chi_max, chi_median):
-        return Verdict("not measured", "no susceptibility (no finite component)")
-    if chi_max < CHI_PEAK_FACTOR * chi_median:
-        return Verdict("inconclusive", f"χ never reaches {CHI_PEAK_FACTOR:g}× its median over training (max "
-                                       f"{chi_max:.3g}, median {chi_median:.3g}): no peak to place")
+def peak_shape(series: np.ndarray, floor: float) -> dict:
+    """What :func:`chi_peak_in_window` needs of a susceptibility series: the argmax, its position among the
+    checkpoints with a value (χ is 0 where no finite component exists: those are left out), the height, the median
+    and the ``floor`` (χ = 1 when every finite component is a single neuron; χ_f ≥ 0)."""
+    x = np.asarray(series, float)
+    ok = np.flatnonzero(np.isfinite(x) & (x > 0))
+    if ok.size == 0:
+        return {"index": None, "n": 0, "height": None, "median": None, "floor": floor}
+    i = int(ok[np.argmax(x[ok])])
+    return {"index": int(np.searchsorted(ok, i)), "n": int(ok.size), "height": float(x[i]),
+            "median": float(np.median(x[ok])), "floor": float(floor)}
+
+
+@rule(agrees=dict(peak=40, window=(12.0, 316.0), index=8, n=40, height=6.0, median=1.5, floor=1.0, min_height=2.0),
+      differs=dict(peak=40, window=(12.0, 316.0), index=0, n=40, height=1.3, median=1.05, floor=1.0, min_height=2.0))
+def chi_peak_in_window(peak: float | None, window: tuple[float, float], index: int | None, n: int,
+                       height: float | None, median: float | None, floor: float, min_height: float = 0.0) -> Verdict:
+    """The paper's "pronounced jump" of the susceptibility inside ``window``.  First, does the curve have a peak?
+    Its maximum must lie inside the run (a maximum at the first or last checkpoint is not a peak), reach
+    ``min_height`` and rise above ``floor`` at least :data:`PEAK_PROMINENCE` times as far as the median does —
+    otherwise differs (no jump; the argmax of a flat curve is a tie-break).  Then :func:`peaks_in_window`."""
+    if missing(peak, index, height, median):
+        return Verdict("not measured", "no susceptibility (no finite component at any checkpoint)")
+    if not 0 < index < n - 1:
+        return Verdict("differs", f"no peak: the maximum is at the {'first' if index == 0 else 'last'} checkpoint")
+    if height < min_height or height - floor < PEAK_PROMINENCE * (median - floor):
+        return Verdict("differs", f"no pronounced peak: maximum {height:.3g}, median {median:.3g} (floor {floor:g}; "
+                                  f"needs ≥ {min_height:g} and {PEAK_PROMINENCE:g}× the median's rise)")
     return peaks_in_window([peak], window)
 
 
@@ -729,7 +747,8 @@ def _susceptibility_claims(res: ConnectivityResults) -> list[Claim]:
     t_e = int(res.steps[i_e])
     w_e = transition_window(res.steps, t_e, t_e, n_w)
     definition = "χ = Σ' s² n_s / Σ' s n_s (percolation: mean component size, giant excluded)"
-    flat = {"chi_max": float(chi[i_chi]), "chi_median": float(np.nanmedian(chi))}
+    # χ = 1 when every finite component is one neuron; a jump needs a mean finite component of ≥ 2 neurons
+    shape = {**peak_shape(chi, floor=1.0), "min_height": 2.0}
     detail = {"definition": definition, "t_c": res.t_c, "chi_max": float(chi[i_chi]), "c_th": cfg.c_th,
               "s1_fraction": res.metrics[cfg.c_th]["s1"] / res.n_neurons, "emergence_t": t_e}
     out = [Claim.judged(
@@ -737,19 +756,20 @@ def _susceptibility_claims(res: ConnectivityResults) -> list[Claim]:
         f"a jump in the susceptibility marks the emergence of the giant component: {definition} peaks within ± {n_w} "
         f"checkpoints of the largest per-checkpoint rise of S₁/M (C_th = {cfg.c_th})",
         "χ jump at the giant component's emergence", t_chi, "chi_peak_in_window",
-        detail={**detail, "window": w_e}, peak=t_chi, window=w_e, **flat),
+        detail={**detail, "window": w_e}, peak=t_chi, window=w_e, **shape),
         Claim.judged(
         f"{CHAPTER}.susceptibility_peak.transition",
         f"the susceptibility peaks at the transition: {definition} peaks within the paper's shift t = 0…"
         f"{cfg.t_paper} (C_th = {cfg.c_th}; {_run_settings(cfg.run)})", f"peak in t = 0…{cfg.t_paper}", t_chi,
-        "chi_peak_in_window", detail=detail, peak=t_chi, window=(0.0, float(cfg.t_paper)), **flat)]
+        "chi_peak_in_window", detail=detail, peak=t_chi, window=(0.0, float(cfg.t_paper)), **shape)]
     fl = fluctuation_chi(res)
     t_fl = int(res.steps[int(np.nanargmax(fl))])
     both = Claim.judged(
         f"{CHAPTER}.susceptibility_peak.fluctuation",
         f"the susceptibility peaks at the transition: fluctuation χ_f = Var(S₁)/M over {cfg.n_batches} random batches "
         f"of {cfg.batch_probe} probe samples peaks within t = 0…{cfg.t_paper}", f"peak in t = 0…{cfg.t_paper}", t_fl,
-        "in_range", detail={"chi_f": fl, "emergence_t": t_e}, value=float(t_fl), lo=0.0, hi=float(cfg.t_paper))
+        "chi_peak_in_window", detail={"chi_f": fl, "emergence_t": t_e}, peak=t_fl, window=(0.0, float(cfg.t_paper)),
+        **peak_shape(fl, floor=0.0))
     out.append(_sensitivity(both, "the other common definition of χ"))
     return out
 
