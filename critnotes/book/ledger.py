@@ -14,7 +14,7 @@ from pathlib import Path
 from critnotes.book.chapters import CHAPTERS, available, reproduce
 from critnotes.book.profiles import get_profile
 from critnotes.book.results import (ChapterResult, claim_row_html, markdown_cell, paper_scale_results, read_result,
-                                    results_dir, scale_label)
+                                    results_dir, scale_columns, scale_label)
 
 
 def gather(profile: str | None = None, folder=None, run_missing: bool = True,
@@ -70,10 +70,9 @@ def ledger_html(results: list[ChapterResult], scale: dict[str, list[ChapterResul
     scale = scale or {}
     rows = []
     for r in sorted(results, key=lambda r: order.get(r.chapter, 99)):
-        others = [(o, {c.id: c for c in o.claims}) for o in scale.get(r.chapter, [])]
+        columns = scale_columns(scale.get(r.chapter, []))
         rows += [claim_row_html(c, before=(r.chapter,), after=(r.profile,),
-                                others=[(o.profile + (" (stale)" if o.stale else ""), m.get(c.id)) for o, m in others])
-                 for c in r.claims]
+                                others=[(lab, m.get(c.id)) for lab, m in columns]) for c in r.claims]
     return ("<table class='critnotes-ledger'><thead><tr><th>chapter</th><th>claim</th><th>kind</th><th>paper</th>"
             "<th>measured here</th><th>verdict (under it: paper scale)</th><th>profile</th></tr></thead><tbody>"
             + "".join(rows) + "</tbody></table>")
@@ -88,12 +87,13 @@ def disagreements(results: list[ChapterResult], scale: dict[str, list[ChapterRes
     for r in results:
         mine = {c.id: c for c in r.claims if c.kind != "finding"}
         for o in scale.get(r.chapter, []):
+            stale = bool(o.stale)                      # one fingerprint per stored result
             for c in o.claims:
                 q = mine.get(c.id)
                 if c.kind != "finding" and q is not None and q.verdict != c.verdict:
                     rows.append({"chapter": r.chapter, "id": c.id, "kind": c.kind, "profile": r.profile,
                                  "verdict": q.verdict, "scale_profile": o.profile, "scale_verdict": c.verdict,
-                                 "stale": bool(o.stale)})
+                                 "stale": stale})
     return sorted(rows, key=lambda d: (d["stale"], {d["verdict"], d["scale_verdict"]} != {"agrees", "differs"},
                                        list(CHAPTERS).index(d["chapter"])))
 

@@ -400,6 +400,12 @@ def _verdict_html(c: Claim | None, label: str = "") -> str:
     return f"{head}<span style='color:{colour}'>{verdict}</span>{measured}{reason}"
 
 
+def scale_columns(others: Iterable[ChapterResult]) -> list[tuple[str, dict[str, Claim]]]:
+    """Per stored result shown under a chapter's verdicts: its label (profile, "(stale)" when judged by older
+    rules; the fingerprint is computed once here) and its claims by id."""
+    return [(o.profile + (" (stale)" if o.stale else ""), {c.id: c for c in o.claims}) for o in others]
+
+
 def claim_row_html(c: Claim, before: tuple[str, ...] = (), after: tuple[str, ...] = (),
                    others: Iterable[tuple[str, Claim | None]] = ()) -> str:
     """One table row: [before…] claim, paper, measured, verdict [after…]; ``others``: (label, the same claim at
@@ -419,9 +425,8 @@ def claims_html(claims: Iterable[Claim], title: str = "Does it reproduce?",
     is HTML (escape any text in it); every other text is escaped here."""
     e = html.escape
     others = list(others)
-    by_id = [{c.id: c for c in o.claims} for o in others]
-    labels = [o.profile + (" (stale)" if o.stale else "") for o in others]
-    rows = "".join(claim_row_html(c, others=[(lab, m.get(c.id)) for lab, m in zip(labels, by_id)]) for c in claims)
+    columns = scale_columns(others)
+    rows = "".join(claim_row_html(c, others=[(lab, m.get(c.id)) for lab, m in columns]) for c in claims)
     notes = "".join(f"<p><small>Under each verdict: stored <code>{e(o.profile)}</code> result — "
                     f"{e(scale_label(o))}" + (f"; differs from the paper's settings: {e('; '.join(o.differences))}"
                                               if o.differences else "") + "</small></p>" for o in others)
