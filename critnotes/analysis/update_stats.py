@@ -18,6 +18,12 @@ def bin_edges(sub_bits: int = 3, min_exp: int = -40, max_exp: int = 8) -> np.nda
     return np.append((2.0 ** e * (1 + j / k)).ravel(), 2.0 ** max_exp)
 
 
+def raw_slots(sub_bits: int, min_exp: int, max_exp: int) -> tuple[int, int, int]:
+    """The float32-bit binning of :func:`bin_edges`: a value's raw slot is ``bits(|x|) >> shift`` (exponent·2ᵏ + top k
+    mantissa bits); returns ``(shift, lo, hi)`` with the slots of the edges ``2^min_exp`` and ``2^max_exp``."""
+    return 23 - sub_bits, (127 + min_exp) << sub_bits, (127 + max_exp) << sub_bits
+
+
 def log_histogram(values, sub_bits: int = 3, min_exp: int = -40, max_exp: int = 8) -> np.ndarray:
     """Counts of ``|values|`` (a float32 tensor, any shape) in the bins of :func:`bin_edges` — the recorder's
     binning applied to a whole tensor at once: the bin is ``exponent·2ᵏ + top k mantissa bits`` of the float32
@@ -27,9 +33,9 @@ def log_histogram(values, sub_bits: int = 3, min_exp: int = -40, max_exp: int = 
 
     if values.dtype != torch.float32:
         raise TypeError(f"log_histogram bins float32 bit patterns; got {values.dtype} (convert with .float())")
-    slots = torch.bitwise_right_shift(values.detach().abs().reshape(-1).view(torch.int32), 23 - sub_bits)
-    counts = torch.bincount(slots, minlength=1 << (8 + sub_bits))
-    return counts[(127 + min_exp) << sub_bits:(127 + max_exp) << sub_bits].cpu().numpy()
+    shift, lo, hi = raw_slots(sub_bits, min_exp, max_exp)
+    slots = torch.bitwise_right_shift(values.detach().abs().reshape(-1).view(torch.int32), shift)
+    return torch.bincount(slots, minlength=1 << (8 + sub_bits))[lo:hi].cpu().numpy()
 
 
 @dataclasses.dataclass

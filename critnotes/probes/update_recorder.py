@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from critnotes.analysis.layers import parameter_layers
-from critnotes.analysis.update_stats import UpdateStats, bin_edges
+from critnotes.analysis.update_stats import UpdateStats, bin_edges, raw_slots
 from critnotes.probes.base import Probe, Run
 
 #: parameter dtypes the hook path records (|Δw| is formed in float32: exact for float16/bfloat16 values)
@@ -196,7 +196,7 @@ class UpdateRecorder(Probe):
     def _raw(self) -> tuple[int, int, int]:
         """Raw slots per layer (every float32 |x|: exponent (8 bits) + sub_bits), the shift and the mask."""
         raw = 1 << (8 + self.sub_bits)
-        return raw, 23 - self.sub_bits, raw - 1
+        return raw, raw_slots(self.sub_bits, self.min_exp, self.max_exp)[0], raw - 1
 
     def _open(self, st: _State, active: tuple[int, ...]) -> None:
         """Start counting a step for the windows ``active``: when that set changes, add the segment to the
@@ -245,8 +245,7 @@ class UpdateRecorder(Probe):
                           f"histograms are empty; choose windows inside the run's steps", RuntimeWarning,
                           stacklevel=3)
         raw, L = st.raw, len(st.layer_names)
-        lo = (127 + self.min_exp) << self.sub_bits   # raw slot of the first edge 2^min_exp
-        hi = (127 + self.max_exp) << self.sub_bits   # raw slot of the last edge 2^max_exp
+        _, lo, hi = raw_slots(self.sub_bits, self.min_exp, self.max_exp)   # slots of the edges 2^min_exp, 2^max_exp
         h = st.hist.cpu().numpy().reshape(len(self.windows), L, raw)
         tracked = (st.tracked[: st.n_tracked].cpu().numpy() if self.track
                    else np.zeros((0, 0), dtype=np.float32))
