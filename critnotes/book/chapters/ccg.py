@@ -55,8 +55,9 @@ PROFILES = {
 #: what a profile changes from the paper's settings (stored with each of its results)
 PROFILE_DIFFERENCES = {"paper-cpu": (
     "the sweep of N_V and N_E over M and γ (Fig 5) is chapter 7's paper-cpu grid: the paper's 6 widths × 8 "
-    "learning rates on full MNIST, each run 2×10⁴ iterations with 40 checkpoints, not 2×10⁵ with 60 (the CCGs of "
-    "the sweep are extracted at 2×10⁴); the reference run, its CCGs and their aging are the paper's",
+    "learning rates on full MNIST and the batch-size axis, each run 2×10⁴ iterations with 40 checkpoints, not 2×10⁵ "
+    "with 60 (the CCGs of the sweep are extracted at 2×10⁴; less-trained runs above the accuracy cut may have other "
+    "graph sizes); the reference run, its CCGs and their aging are the `paper` preset's (2×10⁵ iterations, full MNIST)",
 )}
 
 

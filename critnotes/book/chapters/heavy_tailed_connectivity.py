@@ -102,8 +102,9 @@ PROFILES = {
 #: what a profile changes from the paper's settings (stored with each of its results)
 PROFILE_DIFFERENCES = {"paper-cpu": (
     "the (M, γ) grid of Figs 4c–d is chapter 7's paper-cpu grid: the paper's 6 widths × 8 learning rates on full "
-    "MNIST, each cell trained 2×10⁴ iterations with 40 checkpoints, not 2×10⁵ with 60 (its end-of-training |C_ij| "
-    "and weight tails, and which cells count as converged, are read at 2×10⁴); the reference run is the paper's",
+    "MNIST and the batch-size axis, each cell trained 2×10⁴ iterations with 40 checkpoints, not 2×10⁵ with 60 (its "
+    "end-of-training |C_ij| and weight tails, and which cells count as converged, are read at 2×10⁴, where the "
+    "paper reads them at 2×10⁵); the reference run is the `paper` preset's (2×10⁵ iterations, full MNIST)",
 )}
 
 
