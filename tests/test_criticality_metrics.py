@@ -99,6 +99,13 @@ def test_chapter_rules_are_inconclusive_when_intervals_cannot_decide():
     assert ch.all_within({"a": (float("nan"), 1.0)}, {"a": 1.0}, 0.2).verdict == "not measured"
     assert ch.peak_at({"r=0.5": (11, 12.5), "r=1": (12, 13)}, "r=1").verdict == "inconclusive"
     assert ch.peak_at({"r=0.5": (11, 12.5)}, "r=1").verdict == "not measured"
+    nan = (float("nan"), float("nan"))
+    assert ch.peak_at({"r=0.5": (11, 12.5), "r=1": nan}, "r=1").verdict == "not measured"
+    assert ch.peak_at({"r=1": (12, 13), "r=16": nan}, "r=1").verdict == "not measured"
+    # an init without a value is left out (and named), not a reason to judge nothing
+    v = ch.peak_at({"r=0.5": (10, 11), "r=1": (12, 13), "r=16": nan}, "r=1")
+    assert v.verdict == "agrees" and "r=16 not measured" in v.reason
+    assert ch.peak_at({"r=0.5": (14, 15), "r=1": (12, 13), "r=16": (None, None)}, "r=1").verdict == "differs"
 
 
 def test_mean_ci_and_exact_permutation_trend():
