@@ -102,9 +102,11 @@ def test_chapter_rules_are_inconclusive_when_intervals_cannot_decide():
     nan = (float("nan"), float("nan"))
     assert ch.peak_at({"r=0.5": (11, 12.5), "r=1": nan}, "r=1").verdict == "not measured"
     assert ch.peak_at({"r=1": (12, 13), "r=16": nan}, "r=1").verdict == "not measured"
-    # an init without a value is left out (and named), not a reason to judge nothing
+    # an init without a value is left out (and named), not a reason to judge nothing; the peak could be there,
+    # so it blocks "agrees" but not "differs"
     v = ch.peak_at({"r=0.5": (10, 11), "r=1": (12, 13), "r=16": nan}, "r=1")
-    assert v.verdict == "agrees" and "r=16 not measured" in v.reason
+    assert v.verdict == "inconclusive" and "r=16 not measured" in v.reason
+    assert ch.peak_at({"r=0.5": (10, 11), "r=1": (12, 13), "r=16": (10.5, 11.5)}, "r=1").verdict == "agrees"
     assert ch.peak_at({"r=0.5": (14, 15), "r=1": (12, 13), "r=16": (None, None)}, "r=1").verdict == "differs"
 
 

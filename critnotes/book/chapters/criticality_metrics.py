@@ -297,7 +297,8 @@ def all_within(cis: dict, targets: dict, tol: float) -> Verdict:
 def peak_at(cis: dict, at) -> Verdict:
     """The maximum at ``at``: its 95 % interval above every other one (``agrees``), another interval wholly
     above it (``differs``), else ``inconclusive``.  Inits whose value could not be measured (no interval) are
-    left out and named in the reason; ``not measured`` when ``at`` or every other init has none."""
+    left out and named in the reason: they cannot undo a ``differs``, but the maximum could lie at one of them,
+    so what would be ``agrees`` is ``inconclusive``; ``not measured`` when ``at`` or every other init has none."""
     if at not in cis or missing(*cis[at]):
         return Verdict("not measured", "no interval at the expected peak")
     lo, hi = cis[at]
@@ -310,7 +311,9 @@ def peak_at(cis: dict, at) -> Verdict:
     if above:
         return Verdict("differs", f"larger elsewhere: {', '.join(above)}{note}")
     if all(v[1] < lo for v in others.values()):
-        return Verdict("agrees", f"the interval at {at} lies above all others{note}")
+        if left_out:
+            return Verdict("inconclusive", f"the interval at {at} lies above all measured others{note}")
+        return Verdict("agrees", f"the interval at {at} lies above all others")
     return Verdict("inconclusive", f"overlapping intervals{note}")
 
 
